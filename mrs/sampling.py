@@ -1,0 +1,157 @@
+"""Ancestral sampling x_T -> x_0 and simple reference denoisers.
+
+A denoiser is any callable ``denoiser(x_t, t, y, mask) -> x0_pred`` with ``t`` a LongTensor
+``[B]`` in 1..T; a trained ``mrs.nets.SwinUNet`` and the oracles below all have that signature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import torch
+
+from ._checks import check_image, check_like, check_mask
+from .processes import Process
+
+__all__ = ["sample", "sample_progressive", "StepOutput", "Trajectory", "oracle_denoiser",
+           "leaky_oracle"]
+
+Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class StepOutput:
+    """One reverse step: the time ``t``, the state ``x_t`` it started from, the denoiser's
+    prediction ``x0_pred`` and the new state ``x_prev`` = x_{t-1}."""
+
+    t: int
+    x_t: torch.Tensor
+    x0_pred: torch.Tensor
+    x_prev: torch.Tensor
+
+
+@dataclass
+class Trajectory:
+    """A whole sampling run.
+
+    Attributes:
+        sample:   the final x_0 ``[B, C, H, W]``.
+        xs:       ``[x_T, x_{T-1}, ..., x_0]`` (T + 1 tensors).
+        x0_preds: the denoiser's prediction at ``t = T, ..., 1`` (T tensors).
+        ts:       ``[T, ..., 1]``.
+    """
+
+    sample: torch.Tensor
+    xs: list = field(default_factory=list)
+    x0_preds: list = field(default_factory=list)
+    ts: list = field(default_factory=list)
+
+
+def _check_inputs(proc, denoiser, y, mask):
+    if not isinstance(proc, Process):
+        raise ValueError(f"proc must be an mrs process (make_process), got {type(proc).__name__}")
+    if not callable(denoiser):
+        raise ValueError("denoiser must be callable as denoiser(x_t, t, y, mask) -> x0_pred")
+    check_image("y", y)
+    check_mask("mask", mask, like=y)
+
+
+def sample_progressive(
+    proc: Process,
+    denoiser: Denoiser,
+    y: torch.Tensor,
+    mask: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> Iterator[StepOutput]:
+    """Yield every reverse step of ancestral sampling (see ``sample``)."""
+    _check_inputs(proc, denoiser, y, mask)
+    with torch.no_grad():
+        # 1. start from the prior x_T ~ N(y, kappa^2 rho eta_T)
+        x = proc.prior_sample(y, mask, generator=generator)
+        for t in range(proc.steps, 0, -1):
+            t_batch = torch.full((y.shape[0],), t, dtype=torch.long, device=y.device)
+            # 2. predict x0 from the current state
+            x0_pred = denoiser(x, t_batch, y, mask)
+            try:
+                check_like("x0_pred", x0_pred, y, "y")
+            except ValueError as err:
+                raise ValueError(f"the denoiser at t={t} returned a bad prediction: {err}") from None
+            # 3. draw x_{t-1} from the posterior with the prediction in place of x0
+            x_prev = proc.p_step(x, x0_pred, y, mask, t_batch, generator=generator)
+            yield StepOutput(t=t, x_t=x, x0_pred=x0_pred, x_prev=x_prev)
+            x = x_prev
+
+
+def sample(
+    proc: Process,
+    denoiser: Denoiser,
+    y: torch.Tensor,
+    mask: torch.Tensor,
+    generator: torch.Generator | None = None,
+    trajectory: bool = False,
+):
+    """Ancestral sampling ``x_T -> x_0`` with ``proc``'s reverse steps.
+
+        x_T ~ N(y, kappa^2 rho eta_T);   for t = T..1:  x0_hat = denoiser(x_t, t, y, M),
+                                                        x_{t-1} ~ q(x_{t-1} | x_t, x0_hat, y)
+
+    Args:
+        proc: a process from ``make_process``.
+        denoiser: ``denoiser(x_t, t, y, mask) -> x0_pred`` (t a LongTensor [B]).
+        y: degraded images ``[B, C, H, W]``; mask: ``[B, 1, H, W]`` (1 = hole).
+        generator: a ``torch.Generator``; the same seed gives bit-identical samples on CPU.
+        trajectory: if True return a ``Trajectory`` with every x_t and every prediction.
+
+    Returns:
+        ``x_0`` as ``[B, C, H, W]``, or a ``Trajectory``.
+    """
+    traj = Trajectory(sample=y)
+    x = None
+    for step in sample_progressive(proc, denoiser, y, mask, generator=generator):
+        if trajectory:
+            if not traj.xs:
+                traj.xs.append(step.x_t)
+            traj.xs.append(step.x_prev)
+            traj.x0_preds.append(step.x0_pred)
+            traj.ts.append(step.t)
+        x = step.x_prev
+    if not trajectory:
+        return x
+    traj.sample = x
+    return traj
+
+
+def oracle_denoiser(x0: torch.Tensor) -> Denoiser:
+    """A denoiser that always returns the true ``x0``: sampling with it must give ``x0`` back."""
+    check_image("x0", x0)
+    x0 = x0.detach().clone()
+
+    def denoise(x_t, t, y, mask):
+        check_like("x_t", x_t, x0, "the oracle's x0")
+        return x0
+
+    return denoise
+
+
+def leaky_oracle(x0: torch.Tensor, proc: Process, leak: float = 0.1) -> Denoiser:
+    """An imperfect denoiser with a controlled error: it leaves a fraction ``leak`` of the noise.
+
+        x0_hat = x0 + leak * (x_t - E[x_t | x0, y])
+
+    Its error has the per-pixel standard deviation ``leak * sqrt(Var[x_t | x0])``: like a real
+    network, it errs more where it sees more noise. ``leak = 0`` is the oracle.
+    """
+    check_image("x0", x0)
+    if not isinstance(proc, Process):
+        raise ValueError(f"proc must be an mrs process, got {type(proc).__name__}")
+    if not (isinstance(leak, (int, float)) and 0.0 <= leak <= 10.0):
+        raise ValueError(f"leak must be a number in [0, 10], got {leak!r}")
+    x0 = x0.detach().clone()
+
+    def denoise(x_t, t, y, mask):
+        check_like("x_t", x_t, x0, "the oracle's x0")
+        mean, _ = proc.marginal(x0, y, mask, t)
+        return x0 + leak * (x_t - mean)
+
+    return denoise

@@ -1,0 +1,41 @@
+# Two commands for a fresh machine:  `make demo` (the main job) and `make test` (all tests).
+# Both build .venv from pyproject.toml first. Override TORCH for another torch build.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+TORCH  ?= torch==2.14.1 torchvision==0.29.1
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+
+.PHONY: env demo test test-unit test-notebooks lint clean
+
+env: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+## the main job: execute the notebook series headless on CPU into out/notebooks (ipynb + html)
+demo: env
+	mkdir -p out/notebooks
+	$(BIN)/jupyter nbconvert --to notebook --execute --output-dir out/notebooks notebooks/[0-9]*.ipynb
+	$(BIN)/jupyter nbconvert --to html --output-dir out/notebooks out/notebooks/[0-9]*.ipynb
+	@echo "executed notebooks: out/notebooks/*.ipynb; pages with every figure: out/notebooks/*.html"
+
+## all tests: unit tests, then every notebook re-executed and compared with its stored outputs
+test: env
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest $(NBVAL) notebooks
+
+test-unit: env
+	$(BIN)/python -m pytest tests
+
+test-notebooks: env
+	$(BIN)/python -m pytest $(NBVAL) notebooks
+
+lint: env
+	$(BIN)/ruff check mrs tests
+
+clean:
+	rm -rf out .pytest_cache

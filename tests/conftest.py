@@ -1,0 +1,28 @@
+import pytest
+import torch
+
+import mrs
+
+
+@pytest.fixture(scope="session")
+def paper_schedule():
+    return mrs.Schedule.exponential(steps=4, kappa=2.0, min_noise_level=0.2, etas_end=0.99,
+                                    power=0.3)
+
+
+@pytest.fixture(scope="session")
+def face8():
+    """One 8x8 face with a 4x4 hole off-centre: known pixels, hole pixels and a band."""
+    x0 = mrs.synthetic_faces(1, 8, seed=3)
+    mask = mrs.masks.box_mask(8, 2, 3, 4, 4)
+    return x0, mask, mrs.degrade(x0, mask)
+
+
+def make(name, sch):
+    opts = {"emmd_smooth": dict(blur_width=1.0, noise_floor=0.05)}.get(name, {})
+    return mrs.make_process(name, sch, **opts)
+
+
+@pytest.fixture(params=list(mrs.PROCESS_NAMES))
+def proc(request, paper_schedule):
+    return make(request.param, paper_schedule)

@@ -35,11 +35,11 @@ __all__ = [
 MASK_KINDS = ("irregular", "box", "outpaint")
 
 
-def _check_n_size(n: int, size: int) -> None:
+def _check_n_size(n: int, size: int, min_size: int = 8) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be an int >= 1, got {n!r}")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
-        raise ValueError(f"size must be an int >= 8, got {size!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < min_size:
+        raise ValueError(f"size must be an int >= {min_size}, got {size!r}")
 
 
 def _randint(lo: int, hi: int, g: torch.Generator | None) -> int:
@@ -187,7 +187,7 @@ def random_masks(
 
 def box_mask(size: int, top: int, left: int, height: int, width: int, n: int = 1) -> torch.Tensor:
     """A fixed box hole ``[n, 1, size, size]``: rows ``top..top+height``, cols ``left..left+width``."""
-    _check_n_size(n, size)
+    _check_n_size(n, size, min_size=1)
     if not (0 <= top < size and 0 <= left < size and height >= 1 and width >= 1):
         raise ValueError(
             f"box (top={top}, left={left}, height={height}, width={width}) must start inside "

@@ -1,0 +1,114 @@
+"""The exact Gaussian computations: Bayes denoiser and true conditional, checked independently."""
+
+import pytest
+import torch
+
+import mrs
+from mrs import gaussian as G
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    prior = G.GaussianPrior.squared_exponential(size=4, channels=1, length_scale=1.5,
+                                                variance=0.3, mean=0.1)
+    x0 = prior.sample(1, torch.Generator().manual_seed(0))
+    mask = mrs.masks.box_mask(4, 1, 1, 2, 2)
+    return prior, x0, mask, mrs.degrade(x0, mask)
+
+
+def test_true_conditional_against_precision_form(tiny):
+    """Schur complement vs the precision-matrix form: Sigma_c = (Lambda_HH)^{-1}."""
+    prior, x0, mask, y = tiny
+    mean, cov, hole = G.true_conditional(prior, y, mask)
+    known = torch.tensor([i for i in range(prior.dim) if i not in set(hole.tolist())])
+    lam = torch.linalg.inv(prior.cov)
+    cov2 = torch.linalg.inv(lam[hole][:, hole])
+    x_k = x0.double().flatten()[known]
+    mean2 = prior.mean[hole] - cov2 @ lam[hole][:, known] @ (x_k - prior.mean[known])
+    assert torch.allclose(cov, cov2, atol=1e-9) and torch.allclose(mean, mean2, atol=1e-9)
+
+
+def test_true_conditional_by_rejection_sampling():
+    """Keep prior draws whose known part is close to y's: their hole follows the conditional."""
+    prior = G.GaussianPrior.squared_exponential(size=2, channels=1, length_scale=1.0,
+                                                variance=0.25)
+    mask = torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]]])
+    x0 = torch.tensor([[[[0.0, 0.3], [-0.2, 0.1]]]])
+    y = mrs.degrade(x0, mask)
+    mean, cov, hole = G.true_conditional(prior, y, mask)
+    draws = prior.sample(2_000_000, torch.Generator().manual_seed(1)).flatten(1).double()
+    keep = ((draws[:, 1:] - x0.flatten()[1:].double()).abs() < 0.07).all(1)
+    assert int(keep.sum()) > 1500
+    kept = draws[keep, 0]
+    se = float(cov[0, 0].sqrt()) / float(keep.sum()) ** 0.5
+    assert abs(float(kept.mean() - mean[0])) < 5 * se + 0.01
+    assert float(kept.var()) == pytest.approx(float(cov[0, 0]), rel=0.1)
+
+
+@pytest.mark.parametrize("name", mrs.PROCESS_NAMES)
+@pytest.mark.parametrize("t", [1, 4])
+def test_bayes_denoiser_is_the_conditional_mean(name, t, tiny):
+    """E[x0 | x_t, y] is characterised by orthogonality: the error x0 - x0_hat has zero mean and
+    no correlation with x_t (a Monte Carlo estimate of E[x0 | x_t] over prior draws)."""
+    prior, _, mask, _ = tiny
+    proc = mrs.make_process(name, mrs.Schedule.exponential())
+    n = 40_000
+    g = torch.Generator().manual_seed(t)
+    x0 = prior.sample(n, g)
+    masks = mask.expand(n, -1, -1, -1)
+    y = mrs.degrade(x0, masks)
+    x_t = proc.q_sample(x0, y, masks, t, generator=g)
+    err = (x0 - G.bayes_denoiser(prior, proc)(x_t, t, y, masks)).double().flatten(1)
+    xt = x_t.double().flatten(1)
+    hole = (mask > 0.5).flatten()
+    assert float(err[:, ~hole].abs().max()) < 1e-6  # known pixels are given by y
+    e = err[:, hole]
+    assert float(e.mean(0).abs().max()) < 5 * float(e.std(0).max()) / n**0.5
+    cov = (e - e.mean(0)).T @ (xt - xt.mean(0)) / n
+    corr = cov / (e.std(0)[:, None] * xt.std(0)[None, :]).clamp(min=1e-12)
+    assert float(corr.abs().max()) < 5 / n**0.5
+    # and it beats a slightly different linear estimator
+    worse = (x0.double().flatten(1) - (x0.double().flatten(1) - err) * 1.05)[:, hole]
+    assert float((e**2).mean()) < float((worse**2).mean())
+
+
+def test_zero_mask_returns_x0(tiny):
+    prior, x0, _, _ = tiny
+    mask = torch.zeros(1, 1, 4, 4)
+    proc = mrs.make_process("emmd", mrs.Schedule.exponential())
+    den = G.bayes_denoiser(prior, proc)
+    x_t = proc.q_sample(x0, x0, mask, 3, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(den(x_t, 3, x0, mask), x0)
+
+
+def test_sampling_error_and_w2(tiny):
+    prior, x0, mask, y = tiny
+    assert G.gaussian_w2(torch.zeros(3), torch.eye(3), torch.zeros(3), torch.eye(3)) < 1e-7
+    # W2 between N(0, I) and N(m, 4 I) in 3-D: sqrt(|m|^2 + 3 (2 - 1)^2)
+    m = torch.tensor([1.0, 0.0, 0.0])
+    assert G.gaussian_w2(torch.zeros(3), torch.eye(3), m, 4 * torch.eye(3)) == pytest.approx(2.0)
+    proc = mrs.make_process("emmd", mrs.Schedule.exponential())
+    r = G.sampling_error(prior, proc, y, mask, n=2000, generator=torch.Generator().manual_seed(0))
+    assert set(r) == {"mean_rmse", "std_ratio", "w2", "seam"}
+    assert r["mean_rmse"] < 0.05 and 0 < r["std_ratio"] < 1.5
+
+
+def test_fitted_prior_is_well_conditioned():
+    prior = G.GaussianPrior.fit(mrs.synthetic_faces(50, 8, seed=0), shrinkage=0.1)
+    eig = torch.linalg.eigvalsh(prior.cov)
+    assert float(eig.min()) > 0 and float(eig.max() / eig.min()) < 1e4
+    assert prior.shape == (3, 8, 8)
+    s = prior.sample(3, torch.Generator().manual_seed(0))
+    assert s.shape == (3, 3, 8, 8)
+
+
+def test_bad_inputs(tiny):
+    prior, x0, mask, y = tiny
+    with pytest.raises(ValueError, match="batch size 1"):
+        G.true_conditional(prior, y.expand(2, -1, -1, -1), mask.expand(2, -1, -1, -1))
+    with pytest.raises(ValueError, match="hard"):
+        G.true_conditional(prior, y, mask * 0.5)
+    with pytest.raises(ValueError, match="shrinkage"):
+        G.GaussianPrior.fit(x0, shrinkage=0.0)
+    with pytest.raises(ValueError, match="proc"):
+        G.bayes_denoiser(prior, "emmd")

@@ -21,6 +21,15 @@ from .schedule import Schedule
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # heavier modules load on first use: ``mrs.viz`` (matplotlib), ``mrs.gaussian``
+    if name in ("viz", "gaussian"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'mrs' has no attribute {name!r}")
+
 __all__ = [
     "Schedule", "make_process", "Process", "PROCESS_NAMES", "sample", "sample_progressive",
     "StepOutput", "Trajectory", "oracle_denoiser", "leaky_oracle", "degrade", "synthetic_faces",

@@ -86,7 +86,13 @@ class Process:
         raise NotImplementedError
 
     def _rate(self, mask):
-        return self.rate(mask).to(mask.dtype)
+        """``rate(mask)``, memoised for the last mask seen (sampling asks for it at every step)."""
+        cached = getattr(self, "_rate_cache", None)
+        if cached is not None and cached[0] is mask and cached[1] == mask._version:
+            return cached[2]
+        rho = self.rate(mask).to(mask.dtype)
+        self._rate_cache = (mask, mask._version, rho)
+        return rho
 
     # -- argument checking --------------------------------------------------------------------
     def _check(self, x0, y, mask, t=None, x0_name="x0"):

@@ -177,3 +177,146 @@ def _face_seed(seed: int, i: int) -> int:
     h ^= h >> 31
     return (h * 0xD6E8FEB86659FD93 % (1 << 64)) >> 2
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Datasets: synthetic faces, a folder of face photos, CelebA, and masked pairs for training
+# ---------------------------------------------------------------------------------------------
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+class SyntheticFaces(torch.utils.data.Dataset):
+    """Procedural faces as a seeded dataset: item ``i`` is ``face(size, seed, i)`` ``[3, S, S]``.
+
+    ``length`` is nominal (the stream is unbounded); items are rendered on demand and cached.
+    """
+
+    def __init__(self, size: int = 64, seed: int = 0, length: int = 100_000, cache: bool = True):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 8:
+            raise ValueError(f"size must be an int >= 8, got {size!r}")
+        if not isinstance(length, int) or length < 1:
+            raise ValueError(f"length must be an int >= 1, got {length!r}")
+        self.size, self.seed, self.length = size, seed, length
+        self._cache: dict | None = {} if cache else None
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        if not 0 <= i < self.length:
+            raise IndexError(f"index {i} out of range for {self.length} faces")
+        if self._cache is not None and i in self._cache:
+            return self._cache[i]
+        img = face(self.size, _face_seed(self.seed, i))
+        if self._cache is not None:
+            self._cache[i] = img
+        return img
+
+
+def load_image(path, size: int) -> torch.Tensor:
+    """An image file as ``[3, size, size]`` in [-1, 1]: centre-cropped to a square, resized.
+
+    Raises ``ValueError`` naming the file when it is missing or not a readable image."""
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            s = min(w, h)
+            left, top = (w - s) // 2, (h - s) // 2
+            im = im.crop((left, top, left + s, top + s)).resize((size, size), Image.BICUBIC)
+            arr = np.asarray(im, dtype=np.float32) / 127.5 - 1.0
+    except FileNotFoundError:
+        raise ValueError(f"image file not found: {path}") from None
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"cannot read {path} as an image ({err})") from None
+    return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
+
+
+class FaceFolder(torch.utils.data.Dataset):
+    """Every image (png/jpg/bmp/webp) under ``root``, sorted, centre-cropped, resized, in [-1, 1].
+
+    Works with any folder of face photos (CelebA, CelebA-HQ, FFHQ ...)."""
+
+    def __init__(self, root, size: int = 64):
+        from pathlib import Path
+
+        root = Path(root)
+        if not root.is_dir():
+            raise ValueError(f"root must be a folder of images, got {root}")
+        self.files = sorted(p for p in root.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES)
+        if not self.files:
+            raise ValueError(f"no images ({', '.join(_IMAGE_SUFFIXES)}) found under {root}")
+        self.size = size
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return load_image(self.files[i], self.size)
+
+
+def celeba(root, split: str = "train", size: int = 64, download: bool = True):
+    """CelebA through ``torchvision.datasets.CelebA`` (needs a network the first time), as a
+    dataset of ``[3, size, size]`` tensors in [-1, 1] (centre crop 178, resize)."""
+    import torchvision
+    from torchvision import transforms
+
+    tf = transforms.Compose([
+        transforms.CenterCrop(178), transforms.Resize(size), transforms.ToTensor(),
+        transforms.Normalize([0.5] * 3, [0.5] * 3),
+    ])
+    return _Images(torchvision.datasets.CelebA(root, split=split, download=download, transform=tf))
+
+
+class _Images(torch.utils.data.Dataset):
+    """Drop the labels of a (image, target) dataset."""
+
+    def __init__(self, base):
+        self.base = base
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, i):
+        return self.base[i][0]
+
+
+class MaskedPairs(torch.utils.data.Dataset):
+    """``(x0, mask, y)`` triples: an image, a random mask (ResShift's generators) and the degraded
+    input. Item ``i``'s mask depends only on ``(mask_seed, i)``, so a validation split built with a
+    fixed ``mask_seed`` has the same masks in every run."""
+
+    def __init__(self, images, mask_kind: str = "mixed", mask_seed: int = 0, fill: float = 0.0):
+        from .masks import MASK_KINDS
+
+        if mask_kind not in MASK_KINDS + ("mixed",):
+            raise ValueError(f"mask_kind must be one of {MASK_KINDS + ('mixed',)}, got {mask_kind!r}")
+        self.images, self.mask_kind, self.mask_seed, self.fill = images, mask_kind, mask_seed, fill
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        from .masks import random_masks
+
+        x0 = self.images[i]
+        g = torch.Generator().manual_seed(_face_seed(self.mask_seed + 7919, i))
+        mask = random_masks(self.mask_kind, 1, x0.shape[-1], g)[0]
+        return x0, mask, (1 - mask) * x0 + mask * self.fill
+
+
+def validation_split(n: int = 16, size: int = 64, seed: int = 1_000_003, mask_kind: str = "mixed",
+                     mask_seed: int = 12345, images=None):
+    """The fixed validation split: ``(x0, mask, y)`` batches ``[n, ...]``; synthetic faces from a
+    stream disjoint from training (``seed``) unless ``images`` (a dataset) is given."""
+    images = images if images is not None else SyntheticFaces(size, seed, length=max(n, 1))
+    pairs = MaskedPairs(images, mask_kind, mask_seed)
+    items = [pairs[i] for i in range(min(n, len(pairs)))]
+    return tuple(torch.stack(z) for z in zip(*items))

@@ -10,7 +10,7 @@ import torch
 
 from ._checks import check_like, check_mask
 
-__all__ = ["psnr", "hole_psnr", "seam_score", "edge_pairs"]
+__all__ = ["psnr", "hole_psnr", "seam_score", "edge_pairs", "ssim"]
 
 
 def psnr(x: torch.Tensor, ref: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -76,3 +76,37 @@ def seam_score(x: torch.Tensor, mask: torch.Tensor, ref: torch.Tensor | None = N
 
     total = jump(x) - (jump(ref) if ref is not None else 0.0)
     return torch.where(count > 0, total / count.clamp(min=1), torch.zeros_like(total)).float()
+
+
+def ssim(x: torch.Tensor, ref: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """Structural similarity (Wang et al. 2004) per image, for [-1, 1] images (data range 2).
+
+        SSIM = mean over pixels of (2 mu_x mu_r + C1)(2 s_xr + C2)
+                                   / ((mu_x^2 + mu_r^2 + C1)(s_x^2 + s_r^2 + C2))
+
+    with Gaussian-weighted local statistics (``window`` x ``window``, std ``sigma``), C1 = (0.01 L)^2,
+    C2 = (0.03 L)^2, L = 2, averaged over channels; the border where the window does not fit is
+    left out (as scikit-image does with ``gaussian_weights=True``).
+    """
+    import torch.nn.functional as F
+
+    check_like("x", x, ref, "ref")
+    if min(x.shape[-2:]) < window:
+        raise ValueError(f"images must be at least {window} pixels wide for SSIM, got {tuple(x.shape)}")
+    c = x.shape[1]
+    r = torch.arange(window, dtype=torch.float64) - (window - 1) / 2
+    g = torch.exp(-(r**2) / (2 * sigma**2))
+    g = g / g.sum()
+    k = (g[:, None] * g[None, :]).expand(c, 1, window, window).to(x.device)
+    a, b = x.double(), ref.double()
+
+    def blur(z):
+        return F.conv2d(z, k, groups=c)
+
+    mu_a, mu_b = blur(a), blur(b)
+    va = blur(a * a) - mu_a**2
+    vb = blur(b * b) - mu_b**2
+    cov = blur(a * b) - mu_a * mu_b
+    c1, c2 = (0.01 * 2) ** 2, (0.03 * 2) ** 2
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (va + vb + c2))
+    return s.flatten(1).mean(1).float()

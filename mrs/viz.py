@@ -121,3 +121,275 @@ def edge_profile(image_or_map: torch.Tensor, row: int | None = None, col: int | 
     if (row is None) == (col is None):
         raise ValueError("give exactly one of row and col")
     return (a[row] if row is not None else a[:, col]).numpy()
+
+
+# -- notebooks 05-06: variance maps, edge profiles, samples with their errors, parameter sweeps --
+
+
+def _edge_contour(ax, mask, color="cyan"):
+    """Draw the hole's edge (the 0.5 level of a mask ``[..., H, W]``) on an image axis."""
+    m = to_numpy(mask)
+    if m.min() < 0.5 < m.max():
+        ax.contour(m, levels=[0.5], colors=color, linewidths=0.8)
+
+
+def show_map_grid(rows: Sequence[Sequence[torch.Tensor]], row_titles: Sequence[str] | None = None,
+                  col_titles: Sequence[str] | None = None, cmap: str = "magma",
+                  vmin: float | None = None, vmax: float | None = None, scale: float = 1.7,
+                  cbar_label: str | None = None, suptitle: str | None = None):
+    """A grid of scalar maps (``rows[r][c]``) on one shared colour scale with one colour bar.
+
+    Row titles go on the left, column titles on top; every map shares ``vmin``/``vmax``."""
+    arrs = [[to_numpy(m) for m in row] for row in rows]
+    flat = [a for row in arrs for a in row]
+    vmin = min(float(a.min()) for a in flat) if vmin is None else vmin
+    vmax = max(float(a.max()) for a in flat) if vmax is None else vmax
+    nr, nc = len(arrs), max(len(row) for row in arrs)
+    fig, axes = plt.subplots(nr, nc, figsize=(scale * nc + 1.6, scale * nr + 0.5), squeeze=False)
+    im = None
+    for r, row in enumerate(arrs):
+        for c in range(nc):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(row):
+                im = ax.imshow(row[c], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+            else:
+                ax.axis("off")
+            if r == 0 and col_titles is not None and c < len(col_titles):
+                ax.set_title(col_titles[c], fontsize=10)
+            if c == 0 and row_titles is not None:
+                ax.set_ylabel(row_titles[r], fontsize=10)
+    cb = fig.colorbar(im, ax=list(axes.flat), shrink=0.8)
+    if cbar_label:
+        cb.set_label(cbar_label)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def plot_profiles(panels: dict, x=None, xlabel: str = "column", ylabel: str = "",
+                  edges: Sequence[float] = (), sharey: bool = True, scale: float = 3.4,
+                  suptitle: str | None = None, legend_title: str | None = None):
+    """Line plots, one panel per ``{title: {label: 1-D values}}`` entry, with dashed vertical
+    lines at ``edges`` (e.g. the hole's edge); ``x`` gives the abscissa (default 0, 1, 2, ...)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(scale * len(panels), 0.8 * scale + 0.4),
+                             sharey=sharey, squeeze=False)
+    for ax, (title, curves) in zip(axes.flat, panels.items()):
+        for k, (label, vals) in enumerate(curves.items()):
+            vals = np.asarray(vals, dtype=float)
+            xs = np.arange(len(vals)) if x is None else np.asarray(x)
+            # distinct dashes and markers keep coinciding curves visible
+            ax.plot(xs, vals, ls=("-", "--", ":", "-.")[k % 4], marker="os^dv"[k % 5],
+                    label=str(label), lw=1.3, ms=3.5, mfc="none")
+        for e in edges:
+            ax.axvline(e, color="grey", ls="--", lw=0.8)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel(ylabel)
+    axes[0, -1].legend(fontsize=8, title=legend_title, title_fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def show_samples_and_errors(images: Sequence[torch.Tensor], titles: Sequence[str],
+                            errors: Sequence[torch.Tensor | None], mask: torch.Tensor | None = None,
+                            vmax: float | None = None, scale: float = 1.9,
+                            suptitle: str | None = None):
+    """Top row: RGB images in [-1, 1]; bottom row: their error maps (``None`` leaves a blank) on
+    one colour scale from 0 to ``vmax``. ``mask`` draws the hole's edge on every panel."""
+    n = len(images)
+    errs = [None if e is None else to_numpy(e) for e in errors]
+    vmax = max(float(e.max()) for e in errs if e is not None) if vmax is None else vmax
+    fig, axes = plt.subplots(2, n, figsize=(scale * n + 1.0, 2 * scale + 0.6), squeeze=False)
+    im = None
+    for k in range(n):
+        axes[0, k].imshow(to_numpy(images[k]), vmin=0, vmax=1, interpolation="nearest")
+        axes[0, k].set_title(titles[k], fontsize=9)
+        if errs[k] is not None:
+            im = axes[1, k].imshow(errs[k], cmap="inferno", vmin=0, vmax=vmax,
+                                   interpolation="nearest")
+            axes[1, k].set_title("|error|", fontsize=9)
+        for ax in axes[:, k]:
+            ax.axis("off")
+            if mask is not None and (ax is axes[0, k] or errs[k] is not None):
+                _edge_contour(ax, mask)
+    if im is not None:
+        fig.colorbar(im, ax=list(axes[1]), shrink=0.85)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def plot_heatmaps(tables: dict, row_labels: Sequence, col_labels: Sequence, row_name: str = "",
+                  col_name: str = "", fmt: str | Sequence[str] = "{:.3f}",
+                  cmaps: Sequence[str] | None = None, scale: float = 3.6,
+                  suptitle: str | None = None):
+    """Annotated heat maps side by side, one per ``{title: 2-D array [rows, cols]}`` entry.
+
+    ``fmt`` (one format or one per table) writes each value; non-finite values (e.g. an ``inf``
+    PSNR) are written as such and coloured like the largest finite value."""
+    fig, axes = plt.subplots(1, len(tables), figsize=(scale * len(tables), 0.8 * scale + 0.5),
+                             squeeze=False)
+    for k, (ax, (title, vals)) in enumerate(zip(axes.flat, tables.items())):
+        vals = np.asarray(vals, dtype=float)
+        finite = vals[np.isfinite(vals)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        im = ax.imshow(np.where(np.isfinite(vals), vals, hi), cmap=(cmaps or ["viridis"] * 9)[k],
+                       vmin=lo, vmax=hi, aspect="auto")
+        f = fmt if isinstance(fmt, str) else fmt[k]
+        for (i, j), v in np.ndenumerate(vals):
+            r, g, b, _ = im.cmap(im.norm(v if np.isfinite(v) else hi))
+            dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5  # text colour from the cell's luminance
+            ax.text(j, i, f.format(v), ha="center", va="center", fontsize=8,
+                    color="white" if dark else "black")
+        ax.set_xticks(range(len(col_labels)), [str(c) for c in col_labels])
+        ax.set_yticks(range(len(row_labels)), [str(r) for r in row_labels])
+        ax.set_xlabel(col_name)
+        ax.set_ylabel(row_name)
+        ax.set_title(title, fontsize=10)
+        fig.colorbar(im, ax=ax, shrink=0.85)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def plot_rate_profile_sample(rate: torch.Tensor, profiles: dict, sample: torch.Tensor,
+                             error: torch.Tensor, mask: torch.Tensor, row: int,
+                             edges: Sequence[float] = (), err_vmax: float | None = None,
+                             title: str | None = None):
+    """Four panels for the smoothing widget (notebook 06): the rate map ``rho`` (with the profile
+    row marked), std profiles ``{label: values}`` along that row, a sample and its error map."""
+    fig, axes = plt.subplots(1, 4, figsize=(13.5, 3.3),
+                             gridspec_kw={"width_ratios": [1, 1.5, 1, 1]})
+    im = axes[0].imshow(to_numpy(rate), cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+    axes[0].axhline(row, color="cyan", lw=0.8, ls="--")
+    axes[0].set_title(r"rate $\rho$", fontsize=10)
+    fig.colorbar(im, ax=axes[0], shrink=0.8)
+    for label, vals in profiles.items():
+        axes[1].plot(np.asarray(vals, dtype=float), ".-", label=label, lw=1.2, ms=4)
+    for e in edges:
+        axes[1].axvline(e, color="grey", ls="--", lw=0.8)
+    axes[1].set_xlabel("column")
+    axes[1].set_ylabel(r"std of $x_t$ given $x_0$")
+    axes[1].set_title(f"profile along row {row}", fontsize=10)
+    axes[1].grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    axes[2].imshow(to_numpy(sample), vmin=0, vmax=1, interpolation="nearest")
+    axes[2].set_title("sample (leaky oracle)", fontsize=10)
+    im = axes[3].imshow(to_numpy(error), cmap="inferno", vmin=0, vmax=err_vmax,
+                        interpolation="nearest")
+    axes[3].set_title("|error|", fontsize=10)
+    fig.colorbar(im, ax=axes[3], shrink=0.8)
+    for ax in (axes[0], axes[2], axes[3]):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        _edge_contour(ax, mask)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# -- notebooks 01-02: the schedule with the forward marginal, the posterior coefficients --------
+
+
+def plot_schedule_forward(schedule, xs: Sequence[torch.Tensor], y: torch.Tensor | None = None,
+                          scale: float = 1.7):
+    """Left: ``eta_t`` and the noise std ``kappa sqrt(eta_t)`` against ``t``; right: the images
+    ``xs = [x_1, .., x_T]`` (and the input ``y``), each titled with its ``t`` and ``eta_t``."""
+    T = schedule.steps
+    ims = list(xs) + ([y] if y is not None else [])
+    fig = plt.figure(figsize=(3.6 + scale * len(ims), scale + 0.9))
+    grid = fig.add_gridspec(1, 2, width_ratios=[3.6, scale * len(ims)], wspace=0.35)
+    ax = fig.add_subplot(grid[0])
+    t = np.arange(T + 1)
+    ax.plot(t, schedule.etas.numpy(), "o-", color="C0", label=r"$\eta_t$")
+    ax.set_xlabel("t")
+    ax.set_ylabel(r"$\eta_t$", color="C0")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax2 = ax.twinx()
+    ax2.plot(t, schedule.kappa * schedule.etas.sqrt().numpy(), "s--", color="C3")
+    ax2.set_ylabel(r"noise std $\kappa\sqrt{\eta_t}$", color="C3")
+    ax2.set_ylim(bottom=0)
+    ax.set_title(f"T={T}, kappa={schedule.kappa:g}", fontsize=9)
+    sub = grid[1].subgridspec(1, len(ims), wspace=0.05)
+    for k, im in enumerate(ims):
+        axi = fig.add_subplot(sub[k])
+        axi.imshow(to_numpy(im))
+        axi.axis("off")
+        if k < len(xs):
+            axi.set_title(f"$x_{{{k + 1}}}$, $\\eta$={float(schedule.etas[k + 1]):.3f}", fontsize=9)
+        else:
+            axi.set_title("input y", fontsize=9)
+    return fig
+
+
+def plot_posterior_coefficients(proc, ax=None, wrong_coef_x0=None):
+    """``coef_xt``, ``coef_x0`` and the posterior std ``kappa sqrt(post_var)`` of
+    q(x_{t-1} | x_t, x0, y) (rate 1) against ``t = 1..T``; optionally a wrong ``coef_x0``
+    (a tensor indexed by t = 0..T) dashed for comparison."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    else:
+        fig = ax.figure
+    t = np.arange(1, proc.steps + 1)
+    ax.plot(t, proc.coef_xt[1:].numpy(), "o-", label=r"coef_xt $=\eta_{t-1}/\eta_t$")
+    ax.plot(t, proc.coef_x0[1:].numpy(), "s-", label=r"coef_x0 $=\alpha_t/\eta_t$")
+    std = proc.kappa * proc.post_var[1:].sqrt().numpy()
+    ax.plot(t, std, "^-", label=r"posterior std $\kappa\sqrt{\eta_{t-1}\alpha_t/\eta_t}$")
+    if wrong_coef_x0 is not None:
+        ax.plot(t, np.asarray(wrong_coef_x0[1:], dtype=float), "x--", color="gray",
+                label=r"seed eq. (2): $\alpha_t\eta_{t-1}/\eta_t$ (wrong)")
+    ax.set_xticks(t)
+    ax.set_xlabel("t (the reverse step goes t -> t-1)")
+    ax.set_ylabel("value")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# -- notebook 11: exact-law curves with Monte Carlo points -----------------------------------
+
+
+def plot_sweeps(panels: dict, ncols: int | None = None, scale: float = 3.4,
+                suptitle: str | None = None):
+    """Curves with Monte Carlo points, one panel per ``{title: spec}`` entry, each with its own
+    abscissa. ``spec`` is a dict with ``lines`` and ``points`` (``{label: (x, y)}``; a point set
+    with the same label as a line shares its colour), optional ``hlines`` / ``vlines``
+    (``{label: value}``, dashed / dotted), ``xlabel``, ``ylabel`` and ``logx``."""
+    n = len(panels)
+    ncols = ncols or n
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, 0.8 * scale * nrows + 0.4),
+                             squeeze=False)
+    for ax, (title, spec) in zip(axes.flat, panels.items()):
+        colours = {}
+        for label, (x, y) in spec.get("lines", {}).items():
+            colours[label] = ax.plot(x, y, "-", lw=1.4, label=label)[0].get_color()
+        for label, (x, y) in spec.get("points", {}).items():
+            ax.plot(x, y, "o", ms=5, color=colours.get(label),
+                    label=f"{label} (Monte Carlo)" if label in colours else label)
+        for label, y in spec.get("hlines", {}).items():
+            ax.axhline(y, color="grey", ls="--", lw=0.9, label=label)
+        for label, x in spec.get("vlines", {}).items():
+            ax.axvline(x, color="black", ls=":", lw=0.9, label=label)
+        if spec.get("logx"):
+            ax.set_xscale("log")
+        ax.set_xlabel(spec.get("xlabel", ""))
+        ax.set_ylabel(spec.get("ylabel", ""))
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig

@@ -304,23 +304,21 @@ def plot_schedule_forward(schedule, xs: Sequence[torch.Tensor], y: torch.Tensor 
     ``xs = [x_1, .., x_T]`` (and the input ``y``), each titled with its ``t`` and ``eta_t``."""
     T = schedule.steps
     ims = list(xs) + ([y] if y is not None else [])
-    fig = plt.figure(figsize=(3.6 + scale * len(ims), scale + 0.9))
-    grid = fig.add_gridspec(1, 2, width_ratios=[3.6, scale * len(ims)], wspace=0.35)
-    ax = fig.add_subplot(grid[0])
-    t = np.arange(T + 1)
-    ax.plot(t, schedule.etas.numpy(), "o-", color="C0", label=r"$\eta_t$")
+    fig = plt.figure(figsize=(3.6 + scale * len(ims), scale + 0.8), layout="constrained")
+    left, right = fig.subfigures(1, 2, width_ratios=[3.6, scale * len(ims)])
+    ax, t = left.subplots(), np.arange(T + 1)
+    ax.plot(t, schedule.etas.numpy(), "o-", color="C0")
     ax.set_xlabel("t")
     ax.set_ylabel(r"$\eta_t$", color="C0")
     ax.set_ylim(0, 1.02)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax2 = ax.twinx()
     ax2.plot(t, schedule.kappa * schedule.etas.sqrt().numpy(), "s--", color="C3")
-    ax2.set_ylabel(r"noise std $\kappa\sqrt{\eta_t}$", color="C3")
+    ax2.set_ylabel(r"noise std  $\kappa\,\sqrt{\eta_t}$", color="C3")
     ax2.set_ylim(bottom=0)
     ax.set_title(f"T={T}, kappa={schedule.kappa:g}", fontsize=9)
-    sub = grid[1].subgridspec(1, len(ims), wspace=0.05)
-    for k, im in enumerate(ims):
-        axi = fig.add_subplot(sub[k])
+    for k, (axi, im) in enumerate(zip(np.atleast_1d(right.subplots(1, len(ims))), ims)):
         axi.imshow(to_numpy(im))
         axi.axis("off")
         if k < len(xs):
@@ -363,7 +361,9 @@ def plot_sweeps(panels: dict, ncols: int | None = None, scale: float = 3.4,
     """Curves with Monte Carlo points, one panel per ``{title: spec}`` entry, each with its own
     abscissa. ``spec`` is a dict with ``lines`` and ``points`` (``{label: (x, y)}``; a point set
     with the same label as a line shares its colour), optional ``hlines`` / ``vlines``
-    (``{label: value}``, dashed / dotted), ``xlabel``, ``ylabel`` and ``logx``."""
+    (``{label: value}``, dashed / dotted), ``xlabel``, ``ylabel``, ``logx`` and ``xticks``."""
+    from matplotlib.ticker import NullFormatter
+
     n = len(panels)
     ncols = ncols or n
     nrows = math.ceil(n / ncols)
@@ -382,6 +382,9 @@ def plot_sweeps(panels: dict, ncols: int | None = None, scale: float = 3.4,
             ax.axvline(x, color="black", ls=":", lw=0.9, label=label)
         if spec.get("logx"):
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        if "xticks" in spec:
+            ax.set_xticks(spec["xticks"], [f"{v:g}" for v in spec["xticks"]])
         ax.set_xlabel(spec.get("xlabel", ""))
         ax.set_ylabel(spec.get("ylabel", ""))
         ax.set_title(title, fontsize=10)

@@ -1,0 +1,93 @@
+"""Training loss: MSE + 10 x LPIPS (the seed's Fig. 13), with an honest offline fallback.
+
+LPIPS (Zhang et al. 2018, the ``lpips`` package) compares deep features of a pretrained AlexNet or
+VGG. ``lpips`` ships only its small linear heads; the backbone comes from torchvision's model
+download (``alexnet-owt-7be5be79.pth`` into ``$TORCH_HOME/hub/checkpoints/``). Without a network
+and without that file, ``load_lpips`` warns once and returns None: training then uses MSE only and
+no LPIPS number is ever reported. ``load_lpips(random_backbone=True)`` builds the same code path with
+a randomly initialised backbone, for tests only — its numbers mean nothing.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["load_lpips", "lpips_available", "InpaintingLoss", "LPIPS_MISSING"]
+
+LPIPS_MISSING = (
+    "LPIPS weights unavailable: the pretrained {net} backbone could not be loaded ({why}). "
+    "Training uses MSE only and no LPIPS number is reported. To enable LPIPS offline, place "
+    "torchvision's '{file}' in $TORCH_HOME/hub/checkpoints/ (default ~/.cache/torch/hub/checkpoints/)."
+)
+_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}
+_CACHE: dict = {}
+_WARNED: set = set()
+
+
+def load_lpips(net: str = "alex", random_backbone: bool = False, warn: bool = True):
+    """An ``lpips.LPIPS`` module in eval mode with frozen weights, or None if unavailable.
+
+    ``random_backbone=True`` gives a randomly initialised backbone (tests only: never report it).
+    The result is cached per process.
+    """
+    if net not in _FILES:
+        raise ValueError(f"net must be 'alex' or 'vgg', got {net!r}")
+    key = (net, random_backbone)
+    if key in _CACHE:
+        return _CACHE[key]
+    why = None
+    model = None
+    try:
+        import lpips
+    except ImportError as err:
+        why = f"the lpips package is not installed: {err}"
+    else:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = lpips.LPIPS(net=net, pnet_rand=random_backbone, verbose=False)
+        except (OSError, RuntimeError) as err:  # URLError is an OSError
+            why = f"{type(err).__name__}: {str(err)[:120]}"
+    if model is None:
+        if warn and key not in _WARNED:
+            _WARNED.add(key)
+            warnings.warn(LPIPS_MISSING.format(net=net, why=why, file=_FILES[net]), stacklevel=2)
+        _CACHE[key] = None
+        return None
+    model.eval().requires_grad_(False)
+    model.random_backbone = random_backbone
+    _CACHE[key] = model
+    return model
+
+
+def lpips_available(net: str = "alex") -> bool:
+    """Whether LPIPS with real (pretrained) weights can be built here."""
+    return load_lpips(net, warn=False) is not None
+
+
+class InpaintingLoss(torch.nn.Module):
+    """``MSE(x0_pred, x0) + lpips_weight * LPIPS(x0_pred, x0)`` over the whole image.
+
+    ``lpips_model`` is an ``lpips.LPIPS`` (see ``load_lpips``) or None (MSE only). Returns the total
+    and a dict of its parts (floats) for logging.
+    """
+
+    def __init__(self, lpips_weight: float = 10.0, lpips_model=None):
+        super().__init__()
+        self.lpips_weight = float(lpips_weight)
+        self.lpips = lpips_model
+
+    def forward(self, x0_pred: torch.Tensor, x0: torch.Tensor):
+        mse = F.mse_loss(x0_pred.float(), x0.float())
+        parts = {"mse": float(mse.detach())}
+        total = mse
+        if self.lpips is not None and self.lpips_weight > 0:
+            self.lpips.to(x0.device)
+            lp = self.lpips(x0_pred.float(), x0.float(), normalize=False).mean()
+            parts["lpips"] = float(lp.detach())
+            total = total + self.lpips_weight * lp
+        parts["loss"] = float(total.detach())
+        return total, parts

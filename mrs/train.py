@@ -64,7 +64,7 @@ class TrainConfig:
     mask_kind: str = "mixed"           # irregular | box | outpaint | mixed
     train_pool: int = 20_000           # number of distinct synthetic training faces
     # -- optimisation (AdamW, linear warm-up, cosine decay)
-    steps: int = 3000                  # total optimisation steps
+    steps: int = 2000                  # total optimisation steps
     batch_size: int = 8                # images per step (per process under torchrun)
     lr: float = 5e-4                   # peak learning rate
     beta1: float = 0.9                 # AdamW betas
@@ -101,7 +101,7 @@ class TrainConfig:
             "paper": dict(net="paper", image_size=64, steps=200_000, batch_size=4, lr=5e-5,
                           warmup_steps=5000, ema_decay=0.99, val_every=5000, ckpt_every=5000,
                           val_size=32),
-            "tiny": dict(net="tiny", image_size=32, steps=3000, batch_size=8, lr=5e-4,
+            "tiny": dict(net="tiny", image_size=32, steps=2000, batch_size=8, lr=5e-4,
                          warmup_steps=100, ema_decay=0.99, val_every=250, ckpt_every=500),
         }
         if name not in presets:
@@ -368,7 +368,16 @@ def export_weights(checkpoint, out_stem, dtype=torch.float16, note: str = "") ->
 
 
 def _pretrained_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+    """``data/checkpoints`` of a source checkout, else the installed package ``mrs.pretrained``."""
+    here = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+    if here.is_dir():
+        return here
+    try:
+        import importlib.resources
+
+        return Path(str(importlib.resources.files("mrs.pretrained")))
+    except (ModuleNotFoundError, TypeError):
+        return here
 
 
 def list_pretrained() -> list:

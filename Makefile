@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: env demo test test-unit test-notebooks lint clean
+.PHONY: env demo test test-unit test-notebooks lint clean checkpoints
 
 env: $(VENV)/.installed
 
@@ -39,3 +39,13 @@ lint: env
 
 clean:
 	rm -rf out .pytest_cache
+
+## re-train the shipped checkpoints (tiny preset, synthetic faces, CPU: ~10 min each) and export
+## their fp16 EMA weights + training logs into data/checkpoints/
+CKPT_PROCESSES := resshift mvd emmd emmd_smooth
+checkpoints: env
+	for p in $(CKPT_PROCESSES); do \
+	  $(BIN)/python -m mrs train --process $$p --preset tiny --out runs/$$p --no-progress || exit 1; done
+	$(BIN)/python -m mrs train --process emmd_smooth --use-noise-map --preset tiny \
+	  --out runs/emmd_smooth_noisemap --no-progress
+	$(BIN)/python -c "from mrs.train import export_all; print(export_all('runs', 'data/checkpoints'))"

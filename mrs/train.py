@@ -409,3 +409,23 @@ def load_pretrained(name_or_path, device="cpu"):
     cfg = TrainConfig(**info["train_config"])
     return net.eval().to(device), build_process(cfg), info
 
+
+
+def export_all(runs_dir, out_dir, note: str = "") -> list:
+    """Export the latest checkpoint of every run folder in ``runs_dir`` as ``out_dir/<run>``
+    (fp16 EMA weights + JSON) and copy its training log to ``out_dir/<run>.metrics.csv``."""
+    import shutil
+
+    runs_dir, out_dir = Path(runs_dir), Path(out_dir)
+    done = []
+    for run in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
+        found = sorted(run.glob("ckpt_*.json"))
+        if not found:
+            continue
+        export_weights(found[-1], out_dir / run.name, note=note)
+        if (run / "metrics.csv").exists():
+            shutil.copyfile(run / "metrics.csv", out_dir / f"{run.name}.metrics.csv")
+        done.append(run.name)
+    if not done:
+        raise CheckpointError(f"no run with a checkpoint in {runs_dir}")
+    return done

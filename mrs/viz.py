@@ -348,7 +348,7 @@ def plot_posterior_coefficients(proc, ax=None, wrong_coef_x0=None):
     ax.set_xlabel("t (the reverse step goes t -> t-1)")
     ax.set_ylabel("value")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     fig.tight_layout()
     return fig
 

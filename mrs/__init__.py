@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     # heavier modules load on first use: mrs.viz (matplotlib), mrs.gaussian, mrs.nets, mrs.train ...
-    if name in ("viz", "gaussian", "nets", "train", "losses", "checkpoint"):
+    if name in ("viz", "gaussian", "nets", "train", "losses", "checkpoint", "evaluate", "widgets"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

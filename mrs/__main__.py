@@ -1,10 +1,17 @@
-"""Command line: ``python -m mrs train ...`` (``python -m mrs train --help`` lists every option)."""
+"""Command line of ``mrs`` (``python -m mrs COMMAND --help`` lists every option).
+
+    python -m mrs train --process emmd_smooth --out runs/emmd_smooth
+    python -m mrs evaluate --checkpoint all --data synthetic --out out/eval
+    python -m mrs inpaint face.png mask.png --process emmd_smooth -o out.png
+    python -m mrs demo --out out/demo
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import sys
+from pathlib import Path
 
 
 def _train_parser(sub):
@@ -59,18 +66,174 @@ def _run_train(args) -> int:
     return 0
 
 
+# -- evaluate, inpaint, demo ---------------------------------------------------------------------
+
+def _eval_parser(sub):
+    p = sub.add_parser(
+        "evaluate", help="compare checkpoints on a fixed validation set (metrics + image grids)",
+        description="Sample every checkpoint on the fixed validation images for each mask kind; "
+        "write metrics.md, metrics.csv, grid_<kind>.png and comparison.png into --out and print "
+        "the table.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--checkpoint", action="append", required=True, metavar="NAME_OR_PATH",
+                   help="a shipped checkpoint name, an exported checkpoint (NAME.json or its stem), "
+                   "or 'all' (every shipped one); repeat to compare several")
+    p.add_argument("--checkpoints", metavar="DIR", default=None,
+                   help="folder of exported checkpoints that 'all' stands for (default: the shipped ones)")
+    p.add_argument("--data", default="synthetic", metavar="synthetic|DIR",
+                   help="'synthetic' (procedural faces) or a folder of face images")
+    p.add_argument("--out", required=True, help="folder for metrics.md, metrics.csv and the PNG grids")
+    p.add_argument("--n", type=int, default=16, help="number of validation images")
+    p.add_argument("--size", type=int, default=None,
+                   help="image side (default: the first checkpoint's training size, 32 for the shipped)")
+    p.add_argument("--mask-kinds", default="irregular,box,outpaint", help="comma-separated mask kinds")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (the same for every model)")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _inpaint_parser(sub):
+    from .processes import PROCESS_NAMES
+
+    p = sub.add_parser(
+        "inpaint", help="inpaint your own image with a trained checkpoint",
+        description="Inpaint IMAGE where MASK is white. The image (any size) is centre-padded to a "
+        "square, resized to the checkpoint's training size, inpainted, resized back, and every "
+        "known pixel is pasted back exactly from the original.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("image", help="the image file (png, jpg, ...)")
+    p.add_argument("mask", help="mask image: white = hole (grayscale or RGB, thresholded at 0.5); "
+                   "resized to the image's size if it differs")
+    p.add_argument("--process", default=None, choices=list(PROCESS_NAMES),
+                   help="forward process; picks the shipped checkpoint of that name (default: emmd_smooth)")
+    p.add_argument("--checkpoint", default=None, metavar="NAME_OR_PATH",
+                   help="checkpoint to use instead (default: the shipped one named after --process)")
+    p.add_argument("-o", "--out", required=True, help="output image (PNG keeps known pixels exact)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+
+
+def _demo_parser(sub):
+    p = sub.add_parser(
+        "demo", help="inpaint the validation faces with every shipped checkpoint",
+        description="Load every shipped checkpoint, inpaint the synthetic validation faces with each "
+        "(irregular, box and outpaint masks), write comparison.png, metrics.md, metrics.csv and "
+        "one grid per mask kind into --out, and print the table.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--out", default="out/demo", help="output folder")
+    p.add_argument("--n", type=int, default=8, help="number of validation faces")
+    p.add_argument("--checkpoints", metavar="DIR", default=None,
+                   help="folder of exported checkpoints (default: the shipped ones)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+
+
+def _load_models(specs, folder, device):
+    """label -> (net, proc) and the first checkpoint's training size, for evaluate and demo."""
+    from .evaluate import find_checkpoints
+    from .train import load_pretrained
+
+    names = []
+    for spec in specs:
+        if spec == "all":
+            found = find_checkpoints(folder)
+            if not found:
+                where = folder or "data/checkpoints"
+                raise ValueError(f"no exported checkpoints in {where}: train and export them first "
+                                 "(python -m mrs train ..., then mrs.train.export_all)")
+            names += found
+        else:
+            names.append(spec)
+    models, size = {}, None
+    for spec in names:
+        net, proc, info = load_pretrained(spec, device=device)
+        label = Path(spec).stem if Path(spec).suffix in (".json", ".safetensors") else Path(spec).name
+        while label in models:
+            label += "'"
+        models[label] = (net, proc)
+        size = size or int(info["train_config"]["image_size"])
+    return models, size
+
+
+def _use_agg():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no window
+
+
+def _run_evaluate(args) -> int:
+    from .data import FaceFolder
+    from .evaluate import evaluate
+
+    _use_agg()
+    models, train_size = _load_models(args.checkpoint, args.checkpoints, args.device)
+    size = args.size or train_size
+    images = None if args.data == "synthetic" else FaceFolder(args.data, size)
+    kinds = tuple(k.strip() for k in args.mask_kinds.split(",") if k.strip())
+    result = evaluate(models, images=images, n=args.n, size=size, mask_kinds=kinds, seed=args.seed,
+                      device=args.device, progress=not args.no_progress)
+    written = result.save(args.out)
+    print(result.to_markdown(timings=True))
+    print(f"wrote {', '.join(sorted(written))} into {args.out}")
+    return 0
+
+
+def _run_inpaint(args) -> int:
+    from .evaluate import inpaint_image, read_inpainting_inputs
+    from .train import list_pretrained, load_pretrained
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"):
+        raise ValueError(f"-o must name an image file (.png, .jpg, ...), got {out}")
+    image, hole = read_inpainting_inputs(args.image, args.mask)  # bad files fail before loading
+    name = args.checkpoint or args.process or "emmd_smooth"
+    if args.checkpoint is None and name not in list_pretrained():
+        raise ValueError(f"no shipped checkpoint for --process {name} (shipped: {list_pretrained()}); "
+                         "pass --checkpoint NAME_OR_PATH")
+    net, proc, info = load_pretrained(name, device=args.device)
+    if args.process is not None and args.process != proc.name:
+        raise ValueError(f"checkpoint {args.checkpoint} was trained with process {proc.name!r}, "
+                         f"not {args.process!r}: drop --process or pick another checkpoint")
+    result = inpaint_image(image, hole, net, proc, int(info["train_config"]["image_size"]),
+                           seed=args.seed, device=args.device)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.save(out)
+    print(f"inpainted {args.image} ({result.size[0]}x{result.size[1]}) with "
+          f"{name} ({proc.name}); wrote {out}")
+    return 0
+
+
+def _run_demo(args) -> int:
+    from .evaluate import evaluate
+
+    _use_agg()
+    models, size = _load_models(["all"], args.checkpoints, args.device)
+    result = evaluate(models, n=args.n, size=size, seed=args.seed, device=args.device)
+    written = result.save(args.out)
+    print(result.to_markdown(timings=True))
+    print(f"wrote {', '.join(sorted(written))} into {args.out}")
+    return 0
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mrs", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m mrs", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
+    _eval_parser(sub)
+    _inpaint_parser(sub)
+    _demo_parser(sub)
     args = parser.parse_args(argv)
+    run = {"train": _run_train, "evaluate": _run_evaluate, "inpaint": _run_inpaint, "demo": _run_demo}
     try:
-        if args.command == "train":
-            return _run_train(args)
-    except ValueError as err:  # bad options, corrupt checkpoints: one clear line, no traceback
+        return run[args.command](args)
+    except ValueError as err:  # bad options, files, corrupt checkpoints: one clear line, no traceback
         print(f"error: {err}", file=sys.stderr)
         return 2
-    return 1
+    except OSError as err:  # e.g. an output folder that cannot be written
+        if args.command == "train":
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ a randomly initialised backbone, for tests only — its numbers mean nothing.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 
 import torch
@@ -46,7 +48,9 @@ def load_lpips(net: str = "alex", random_backbone: bool = False, warn: bool = Tr
         why = f"the lpips package is not installed: {err}"
     else:
         try:
-            with warnings.catch_warnings():
+            # torch.hub prints "Downloading: ..." (stdout/stderr): keep it out of notebook output
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                    contextlib.redirect_stderr(io.StringIO()):
                 warnings.simplefilter("ignore")
                 model = lpips.LPIPS(net=net, pnet_rand=random_backbone, verbose=False)
         except (OSError, RuntimeError) as err:  # URLError is an OSError

@@ -1,0 +1,255 @@
+"""Evaluation and inference: metric tables, grids, LPIPS honesty, the evaluate / inpaint / demo CLI."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.figure
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import mrs
+from mrs import losses
+from mrs.evaluate import EvalResult, evaluate, find_checkpoints, inpaint_image, read_inpainting_inputs
+from mrs.train import TrainConfig, Trainer, export_weights, load_pretrained
+
+ROOT = Path(__file__).resolve().parent.parent
+KINDS = ("irregular", "box", "outpaint")
+
+
+def _cli(*args):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "mrs", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A folder with two throwaway exported checkpoints (tiny nets, 2 training steps, 16x16)."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    for name in ("emmd_smooth", "resshift"):
+        cfg = TrainConfig.preset("tiny", process=name, image_size=16, steps=2, batch_size=2, val_size=2,
+                                 lpips_weight=0, train_pool=8, val_every=2, ckpt_every=2)
+        last = Trainer(cfg, root / f"run_{name}", progress=False).run()
+        export_weights(last, root / "exported" / name)
+    return root / "exported"
+
+
+@pytest.fixture
+def no_lpips(monkeypatch):
+    """LPIPS weights unavailable, whatever this machine has."""
+    monkeypatch.setattr(losses, "load_lpips", lambda *a, **k: None)
+
+
+@pytest.fixture
+def oracle_result(no_lpips):
+    x0 = mrs.synthetic_faces(3, 16, seed=5)
+    proc = mrs.make_process("emmd", mrs.Schedule.exponential(steps=3))
+    models = {"oracle": (mrs.oracle_denoiser(x0), proc), "leaky": (mrs.leaky_oracle(x0, proc, 0.3), proc)}
+    return evaluate(models, images=x0, n=3), x0
+
+
+def test_oracle_and_leaky_oracle(oracle_result):
+    res, x0 = oracle_result
+    assert isinstance(res, EvalResult) and res.labels == ("oracle", "leaky") and res.mask_kinds == KINDS
+    assert torch.equal(res.x0, x0)
+    rows = {(r["model"], r["mask"]): r for r in res.table}
+    assert len(rows) == 6
+    for kind in KINDS:
+        oracle, leaky = rows[("oracle", kind)], rows[("leaky", kind)]
+        assert oracle["psnr"] > 60 and oracle["hole_psnr"] > 60 and oracle["ssim"] > 0.999
+        assert abs(oracle["seam"]) < 1e-4
+        # emmd keeps the known pixels exactly: the error sits in the hole only
+        assert 10 < leaky["hole_psnr"] < leaky["psnr"] < 60
+        assert leaky["lpips"] is None and oracle["nfe"] == leaky["nfe"] == 3
+        assert res.samples[("leaky", kind)].shape == x0.shape
+        hole = res.masks[kind] > 0.5
+        assert torch.equal(res.samples[("leaky", kind)] * ~hole, x0 * ~hole)
+
+
+def test_markdown_csv_grids_and_files(oracle_result, tmp_path):
+    res, _ = oracle_result
+    md = res.to_markdown()
+    assert md.startswith("| model | mask | PSNR | hole PSNR | SSIM | seam | NFE/img | ms/img |")
+    assert "LPIPS: weights unavailable" in md and "| LPIPS" not in md
+    assert "| leaky | box |" in md
+    quiet = res.to_markdown(timings=False)
+    assert "ms/img" not in quiet and quiet == evaluate_again(res)  # deterministic without timings
+    fig = res.grid("box", 2)
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 2 * (2 + 2)
+    assert len(res.grid("outpaint", 99).axes) == 3 * 4  # at most the images there are
+    assert len(res.comparison(2).axes) == 3 * 2 * 4
+    plt.close("all")
+    written = res.save(tmp_path)
+    names = {"metrics.md", "metrics.csv", "comparison.png"} | {f"grid_{k}.png" for k in KINDS}
+    assert set(written) == names and all((tmp_path / n).stat().st_size > 0 for n in names)
+    lines = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert lines[0] == "model,mask,n,psnr,hole_psnr,ssim,seam,lpips,nfe,ms_per_image"
+    assert len(lines) == 7 and lines[1].startswith("oracle,irregular,3,")
+    with pytest.raises(ValueError, match="mask_kind"):
+        res.grid("mixed")
+
+
+def evaluate_again(res):
+    x0 = res.x0
+    proc = mrs.make_process("emmd", mrs.Schedule.exponential(steps=3))
+    models = {"oracle": (mrs.oracle_denoiser(x0), proc), "leaky": (mrs.leaky_oracle(x0, proc, 0.3), proc)}
+    return evaluate(models, images=x0, n=3).to_markdown(timings=False)
+
+
+@pytest.mark.parametrize("steps", [2, 5])
+@pytest.mark.parametrize("batch_size", [None, 2])
+def test_nfe_per_image_is_T(no_lpips, steps, batch_size):
+    proc = mrs.make_process("resshift", mrs.Schedule.exponential(steps=steps))
+    res = evaluate({"copy y": (lambda x_t, t, y, mask: y, proc)}, n=3, size=16, mask_kinds=("box",),
+                   batch_size=batch_size)
+    assert res.nfe[("copy y", "box")] == steps and res.table[0]["nfe"] == steps
+
+
+def test_checkpoints_by_path_and_by_net(no_lpips, checkpoints):
+    path = checkpoints / "emmd_smooth.json"
+    net, proc, _ = load_pretrained(path)
+    res = evaluate({"path": str(path), "net": (net, proc)}, n=2, size=16, mask_kinds=("box", "mixed"))
+    assert [r["nfe"] for r in res.table] == [4, 4, 4, 4]
+    # the same noise for every model: the same net gives the same samples
+    assert torch.equal(res.samples[("path", "box")], res.samples[("net", "box")])
+    assert find_checkpoints(checkpoints) == [str(checkpoints / "resshift"), str(checkpoints / "emmd_smooth")]
+
+
+class _FakeLPIPS(torch.nn.Module):
+    """Stands in for lpips.LPIPS: the mean squared error, shape [B, 1, 1, 1]."""
+
+    def __init__(self, random_backbone):
+        super().__init__()
+        self.random_backbone = random_backbone
+
+    def forward(self, a, b, normalize=False):
+        return ((a - b) ** 2).mean(dim=(1, 2, 3), keepdim=True)
+
+
+@pytest.mark.parametrize("random_backbone", [True, False])
+def test_lpips_only_with_real_weights(monkeypatch, random_backbone):
+    monkeypatch.setattr(losses, "load_lpips", lambda *a, **k: _FakeLPIPS(random_backbone))
+    proc = mrs.make_process("emmd", mrs.Schedule.exponential(steps=2))
+    res = evaluate({"copy y": (lambda x_t, t, y, mask: y, proc)}, n=2, size=16, mask_kinds=("box",))
+    md = res.to_markdown()
+    if random_backbone:  # numbers from random weights are never reported
+        assert res.table[0]["lpips"] is None and "LPIPS: weights unavailable" in md
+    else:
+        x0, y = res.x0, res.inputs["box"]
+        assert res.table[0]["lpips"] == pytest.approx(float(((x0 - y) ** 2).mean()), rel=1e-5)
+        assert "| LPIPS |" in md and "weights unavailable" not in md
+
+
+def test_bad_arguments(no_lpips):
+    proc = mrs.make_process("emmd", mrs.Schedule.exponential(steps=2))
+    ok = {"a": (lambda x_t, t, y, mask: y, proc)}
+    with pytest.raises(ValueError, match="models"):
+        evaluate({})
+    with pytest.raises(ValueError, match="models\\['a'\\]"):
+        evaluate({"a": 3})
+    with pytest.raises(ValueError, match="models\\['a'\\]"):
+        evaluate({"a": (lambda *a: a[2], "emmd")})
+    with pytest.raises(ValueError, match="mask_kinds"):
+        evaluate(ok, mask_kinds=("circle",))
+    with pytest.raises(ValueError, match="n must"):
+        evaluate(ok, n=0)
+    with pytest.raises(ValueError, match="images"):
+        evaluate(ok, images=torch.zeros(2, 3, 16, 12))
+    with pytest.raises(ValueError, match="no checkpoint"):
+        evaluate({"a": "no_such_checkpoint"})
+
+
+def _picture(path, w, h, seed=0):
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path)
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def _mask(path, w, h, box, rgb=False):
+    m = np.zeros((h, w), np.uint8)
+    top, left, bh, bw = box
+    m[top:top + bh, left:left + bw] = 255
+    Image.fromarray(np.stack([m] * 3, -1) if rgb else m).save(path)
+
+
+@pytest.mark.parametrize("w,h", [(40, 24), (20, 36)])
+def test_inpaint_image_keeps_size_and_known_pixels(checkpoints, tmp_path, w, h):
+    orig = _picture(tmp_path / "img.png", w, h)
+    _mask(tmp_path / "mask.png", w // 2, h // 2, (2, 3, 4, 5), rgb=True)  # half size: resized
+    net, proc, info = load_pretrained(checkpoints / "emmd_smooth")
+    out = np.asarray(inpaint_image(tmp_path / "img.png", tmp_path / "mask.png", net, proc, 16))
+    _, hole = read_inpainting_inputs(tmp_path / "img.png", tmp_path / "mask.png")
+    assert hole.shape == (h, w) and hole.any()
+    assert out.shape == orig.shape
+    assert np.array_equal(out[~hole], orig[~hole])
+    assert not np.array_equal(out[hole], orig[hole])
+
+
+def test_cli_evaluate_on_a_face_folder(checkpoints, tmp_path):
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    for i, img in enumerate(mrs.synthetic_faces(3, 24, seed=1)):
+        arr = ((img.permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+        Image.fromarray(arr).save(faces / f"face_{i}.png")
+    r = _cli("evaluate", "--checkpoint", "all", "--checkpoints", checkpoints, "--data", faces,
+             "--out", tmp_path / "out", "--n", "2", "--mask-kinds", "box,outpaint", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.index("| resshift | box |") < r.stdout.index("| emmd_smooth | outpaint |")
+    for name in ("metrics.md", "metrics.csv", "grid_box.png", "grid_outpaint.png", "comparison.png"):
+        assert (tmp_path / "out" / name).is_file(), name
+    assert len((tmp_path / "out" / "metrics.csv").read_text().splitlines()) == 5
+    r = _cli("evaluate", "--checkpoint", checkpoints / "nothing.json", "--out", tmp_path / "x")
+    assert r.returncode == 2 and "no checkpoint" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_inpaint(checkpoints, tmp_path):
+    orig = _picture(tmp_path / "img.png", 30, 18)
+    _mask(tmp_path / "mask.png", 20, 20, (5, 5, 8, 8))  # another aspect ratio: stretched to the image
+    _mask(tmp_path / "empty.png", 30, 18, (0, 0, 0, 0))
+    (tmp_path / "text.png").write_text("not an image")
+    ck = ["--checkpoint", checkpoints / "emmd_smooth.json"]
+    r = _cli("inpaint", tmp_path / "img.png", tmp_path / "mask.png", *ck, "-o", tmp_path / "o" / "out.png")
+    assert r.returncode == 0, r.stderr
+    out = np.asarray(Image.open(tmp_path / "o" / "out.png").convert("RGB"))
+    hole = np.asarray(Image.open(tmp_path / "mask.png").convert("L").resize((30, 18), Image.BILINEAR)) > 127.5
+    assert out.shape == orig.shape and np.array_equal(out[~hole], orig[~hole])
+    bad = [(("missing.png", "mask.png"), "not found"), (("text.png", "mask.png"), "cannot read"),
+           (("img.png", "text.png"), "cannot read the mask"), (("img.png", "empty.png"), "mask has no hole")]
+    for (image, mask), message in bad:
+        r = _cli("inpaint", tmp_path / image, tmp_path / mask, *ck, "-o", tmp_path / "bad.png")
+        assert r.returncode == 2 and message in r.stderr, (image, mask, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1
+    r = _cli("inpaint", tmp_path / "img.png", tmp_path / "mask.png", *ck, "--process", "emmd",
+             "-o", tmp_path / "bad.png")
+    assert r.returncode == 2 and "trained with process 'emmd_smooth'" in r.stderr
+    assert not (tmp_path / "bad.png").exists()
+
+
+def test_cli_demo(checkpoints, tmp_path):
+    r = _cli("demo", "--out", tmp_path / "demo", "--n", "2", "--checkpoints", checkpoints)
+    assert r.returncode == 0, r.stderr
+    assert "| resshift | irregular |" in r.stdout and "| emmd_smooth | outpaint |" in r.stdout
+    for name in ("comparison.png", "metrics.md", "metrics.csv", "grid_irregular.png"):
+        assert (tmp_path / "demo" / name).is_file(), name
+    (tmp_path / "empty").mkdir()
+    r = _cli("demo", "--out", tmp_path / "demo2", "--checkpoints", tmp_path / "empty")
+    assert r.returncode == 2 and "no exported checkpoints" in r.stderr
+
+
+def test_cli_help_lists_the_commands(capsys):
+    from mrs.__main__ import main
+
+    for command, flags in [("evaluate", ["--checkpoint", "--data", "--out", "--n", "--size", "--mask-kinds",
+                                         "--seed", "--device"]),
+                           ("inpaint", ["--process", "--checkpoint", "--out", "--seed"]),
+                           ("demo", ["--out", "--n", "--checkpoints"])]:
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        text = capsys.readouterr().out
+        assert all(f in text for f in flags), command

@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: env demo test test-unit test-notebooks lint clean checkpoints
+.PHONY: env demo notebooks test test-unit test-notebooks lint clean checkpoints
 
 env: $(VENV)/.installed
 
@@ -16,8 +16,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $@
 
-## the main job: execute the notebook series headless on CPU into out/notebooks (ipynb + html)
+## the main job: load the shipped checkpoints, inpaint the validation faces with every process,
+## write out/demo/comparison.png + out/demo/metrics.md and print the table
 demo: env
+	$(BIN)/python -m mrs demo --out out/demo
+
+## execute the whole notebook series headless on CPU into out/notebooks (ipynb + html)
+notebooks: env
 	mkdir -p out/notebooks
 	$(BIN)/jupyter nbconvert --to notebook --execute --output-dir out/notebooks notebooks/[0-9]*.ipynb
 	$(BIN)/jupyter nbconvert --to html --output-dir out/notebooks out/notebooks/[0-9]*.ipynb

@@ -16,7 +16,8 @@ import torch
 __all__ = ["to_numpy", "show_images", "show_maps", "plot_trajectory", "plot_schedules",
            "edge_profile", "show_map_grid", "plot_profiles", "show_samples_and_errors",
            "plot_heatmaps", "plot_rate_profile_sample", "plot_schedule_forward",
-           "plot_posterior_coefficients", "plot_sweeps"]
+           "plot_posterior_coefficients", "plot_sweeps", "plot_net_inputs",
+           "plot_shifted_windows", "plot_parameter_breakdown"]
 
 
 def to_numpy(img: torch.Tensor) -> np.ndarray:
@@ -500,4 +501,38 @@ def plot_parameter_breakdown(tables: dict, scale: float = 4.2):
         ax.set_title(f"{name}: {total / 1e6:.2f}M parameters", fontsize=10)
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
+    return fig
+
+
+# -- notebook 08: training logs ---------------------------------------------------------------
+
+
+def plot_training_logs(logs: dict, fields: dict, ncols: int | None = None, scale: float = 3.6,
+                       logy: Sequence[str] = (), suptitle: str | None = None):
+    """Training curves: one panel per ``{field: y-axis label}`` entry, one line per run.
+
+    ``logs`` maps a run name to its columns ``{"step": values, field: values, ...}`` (a
+    ``metrics.csv`` read column-wise); fields listed in ``logy`` get a logarithmic axis. One
+    legend for all panels sits below them."""
+    n = len(fields)
+    ncols = ncols or n
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, 0.75 * scale * nrows + 0.7),
+                             squeeze=False)
+    for ax, (field, label) in zip(axes.flat, fields.items()):
+        for k, (run, cols) in enumerate(logs.items()):
+            ax.plot(np.asarray(cols["step"], dtype=float), np.asarray(cols[field], dtype=float),
+                    marker="os^dvP"[k % 6], ms=3.5, lw=1.3, color=f"C{k % 10}", label=run)
+        if field in logy:
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout(rect=(0, 0.9 / (0.75 * scale * nrows + 0.7), 1, 1))
     return fig

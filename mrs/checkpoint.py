@@ -41,6 +41,7 @@ def _atomic_write(path: Path, write) -> None:
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; checkpoints are ordinary shared files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

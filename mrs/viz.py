@@ -17,7 +17,7 @@ __all__ = ["to_numpy", "show_images", "show_maps", "plot_trajectory", "plot_sche
            "edge_profile", "show_map_grid", "plot_profiles", "show_samples_and_errors",
            "plot_heatmaps", "plot_rate_profile_sample", "plot_schedule_forward",
            "plot_posterior_coefficients", "plot_sweeps", "plot_net_inputs",
-           "plot_shifted_windows", "plot_parameter_breakdown"]
+           "plot_shifted_windows", "plot_parameter_breakdown", "plot_training_logs"]
 
 
 def to_numpy(img: torch.Tensor) -> np.ndarray:
@@ -518,7 +518,7 @@ def plot_training_logs(logs: dict, fields: dict, ncols: int | None = None, scale
     ncols = ncols or n
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, 0.75 * scale * nrows + 0.7),
-                             squeeze=False)
+                             squeeze=False, layout="constrained")
     for ax, (field, label) in zip(axes.flat, fields.items()):
         for k, (run, cols) in enumerate(logs.items()):
             ax.plot(np.asarray(cols["step"], dtype=float), np.asarray(cols[field], dtype=float),
@@ -531,8 +531,7 @@ def plot_training_logs(logs: dict, fields: dict, ncols: int | None = None, scale
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=9)
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6), fontsize=9)
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout(rect=(0, 0.9 / (0.75 * scale * nrows + 0.7), 1, 1))
     return fig

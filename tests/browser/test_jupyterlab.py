@@ -1,10 +1,9 @@
-"""Real-browser test: a notebook's slider widget works in JupyterLab.
+"""Real-browser test: the interactive sampler notebook works in JupyterLab.
 
 Starts a throw-away JupyterLab server on a temporary copy of ``notebooks/``, opens
-``NOTEBOOK`` in Debian's headless Chromium through Playwright, runs all cells, moves a slider
-(``SLIDER_LABELS``) and checks that the rendered image is re-drawn. It targets notebook 06's
-blur-width slider until the interactive sampler notebook (09) exists; then set the defaults to
-``09_interactive_sampling.ipynb`` and ``kappa``.
+``NOTEBOOK`` (09_interactive_sampling.ipynb) in Debian's headless Chromium through Playwright,
+runs all cells, moves the sampler app's ``kappa`` slider (``SLIDER_LABELS``) and checks that
+the rendered result image is re-drawn.
 Screenshots go to ``out/browser/`` (``jupyterlab-before.png`` before the slider move,
 ``jupyterlab.png`` after it, ``jupyterlab-failure.png`` if the test fails).
 
@@ -27,11 +26,11 @@ from pathlib import Path
 import pytest
 
 # --- what is tested (switchable: the env variables are for trying other notebooks by hand) ---
-NOTEBOOK = os.environ.get("MRS_BROWSER_NOTEBOOK", "06_smoothing_and_noise_floor.ipynb")
+NOTEBOOK = os.environ.get("MRS_BROWSER_NOTEBOOK", "09_interactive_sampling.ipynb")
 # the slider to move, matched case-insensitively against the widget's description
 # (a trailing ':' is ignored); for 06_smoothing_and_noise_floor.ipynb use "blur w"
 SLIDER_LABELS = tuple(
-    s.strip().lower() for s in os.environ.get("MRS_BROWSER_SLIDER", "blur w").split(",") if s.strip()
+    s.strip().lower() for s in os.environ.get("MRS_BROWSER_SLIDER", "kappa,κ").split(",") if s.strip()
 )
 KEY_PRESSES = 3  # arrow-key presses on the slider handle (one kernel callback each)
 

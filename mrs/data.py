@@ -219,28 +219,36 @@ class SyntheticFaces(torch.utils.data.Dataset):
         return img
 
 
+def open_image(src, what: str = "image"):
+    """A PIL image from a path (or a PIL image, returned as is); a missing or unreadable file
+    raises ``ValueError`` naming ``what`` and the file."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(src, Image.Image):
+        return src
+    try:
+        with Image.open(src) as im:
+            im.load()
+            return im.copy()
+    except FileNotFoundError:
+        raise ValueError(f"{what} file not found: {src}") from None
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"cannot read the {what} file {src} as an image ({err})") from None
+
+
 def load_image(path, size: int) -> torch.Tensor:
     """An image file as ``[3, size, size]`` in [-1, 1]: centre-cropped to a square, resized.
 
     Raises ``ValueError`` naming the file when it is missing or not a readable image."""
-    from pathlib import Path
-
     import numpy as np
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            w, h = im.size
-            s = min(w, h)
-            left, top = (w - s) // 2, (h - s) // 2
-            im = im.crop((left, top, left + s, top + s)).resize((size, size), Image.BICUBIC)
-            arr = np.asarray(im, dtype=np.float32) / 127.5 - 1.0
-    except FileNotFoundError:
-        raise ValueError(f"image file not found: {path}") from None
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"cannot read {path} as an image ({err})") from None
+    im = open_image(path).convert("RGB")
+    w, h = im.size
+    s = min(w, h)
+    left, top = (w - s) // 2, (h - s) // 2
+    im = im.crop((left, top, left + s, top + s)).resize((size, size), Image.BICUBIC)
+    arr = np.asarray(im, dtype=np.float32) / 127.5 - 1.0
     return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
 
 

@@ -16,9 +16,7 @@ Conventions: images ``[B, C, H, W]`` in [-1, 1]; masks ``[B, 1, H, W]`` with 1 =
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import os
 import time
@@ -31,7 +29,7 @@ import torch.nn.functional as F
 from . import losses, metrics
 from ._checks import check_image
 from .checkpoint import FORMAT
-from .data import validation_split
+from .data import open_image, validation_split
 from .masks import MASK_KINDS
 from .nets import SwinUNet
 from .processes import Process
@@ -247,9 +245,7 @@ def _check_images(images):
 
 def _lpips_model():
     """``(model, None)`` with real LPIPS weights, else ``(None, why)``."""
-    quiet = io.StringIO()  # torch.hub writes "Downloading: ..." to stdout: keep the library silent
-    with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
-        lp = losses.load_lpips(warn=False)
+    lp = losses.load_lpips(warn=False)  # silent: load_lpips swallows torch.hub's download prints
     if lp is None or getattr(lp, "random_backbone", False):
         return None, "weights unavailable"
     return lp, None
@@ -379,21 +375,6 @@ def _is_exported(sidecar: Path) -> bool:
 
 # -- inference on a user's picture ------------------------------------------------------------
 
-def _open(src, what: str):
-    from PIL import Image, UnidentifiedImageError
-
-    if isinstance(src, Image.Image):
-        return src
-    try:
-        with Image.open(src) as im:
-            im.load()
-            return im.copy()
-    except FileNotFoundError:
-        raise ValueError(f"{what} file not found: {src}") from None
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"cannot read the {what} file {src} as an image ({err})") from None
-
-
 def read_inpainting_inputs(image, mask):
     """``(RGB PIL image, hole (H, W) bool array)`` from an image and a mask (paths or PIL images).
 
@@ -403,7 +384,7 @@ def read_inpainting_inputs(image, mask):
     import numpy as np
     from PIL import Image
 
-    img, m = _open(image, "image").convert("RGB"), _open(mask, "mask").convert("L")
+    img, m = open_image(image, "image").convert("RGB"), open_image(mask, "mask").convert("L")
     if not (np.asarray(m, dtype=np.float32) > 127.5).any():
         raise ValueError("mask has no hole: no pixel is brighter than 50% (white = hole)")
     if m.size != img.size:
@@ -437,7 +418,7 @@ def inpaint_image(image, mask, model, proc: Process, size: int, seed: int = 0, d
     from PIL import Image
 
     if isinstance(mask, np.ndarray):
-        img = _open(image, "image").convert("RGB")
+        img = open_image(image, "image").convert("RGB")
         hole = mask.astype(bool)
         if hole.shape != (img.size[1], img.size[0]) or not hole.any():
             raise ValueError(f"mask must be a (H, W) = {(img.size[1], img.size[0])} bool array with a "

@@ -34,7 +34,7 @@ from .masks import apply_noise_floor, smooth_mask
 from .schedule import Schedule
 
 __all__ = ["Process", "ResShift", "MaskedVariance", "ExactMasked", "ExactMaskedSmooth",
-           "make_process", "PROCESS_NAMES"]
+           "make_process", "process_options", "PROCESS_NAMES"]
 
 PROCESS_NAMES = ("resshift", "mvd", "emmd", "emmd_smooth")
 
@@ -327,6 +327,14 @@ _OPTIONS = {
     "emmd": (),
     "emmd_smooth": ("blur_width", "noise_floor"),
 }
+
+
+def process_options(name: str, **available) -> dict:
+    """The subset of ``available`` options (e.g. ``blur_width``, ``noise_floor``) that process
+    ``name`` takes: ``make_process(name, sch, **process_options(name, **settings))``."""
+    if name not in _PROCESSES:
+        raise ValueError(f"name must be one of {PROCESS_NAMES}, got {name!r}")
+    return {k: v for k, v in available.items() if k in _OPTIONS[name]}
 
 
 def make_process(name: str, schedule: Schedule, **options) -> Process:

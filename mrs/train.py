@@ -31,7 +31,7 @@ from .data import FaceFolder, SyntheticFaces, _face_seed, validation_split
 from .losses import InpaintingLoss, load_lpips
 from .masks import random_masks
 from .nets import SwinUNet, SwinUNetConfig, noise_map
-from .processes import PROCESS_NAMES, make_process
+from .processes import PROCESS_NAMES, make_process, process_options
 from .sampling import sample
 from .schedule import Schedule
 
@@ -115,9 +115,8 @@ class TrainConfig:
 
 def build_process(cfg: TrainConfig):
     """The process a config trains, with its options."""
-    opts = {"mvd": dict(blur_width=cfg.blur_width),
-            "emmd_smooth": dict(blur_width=cfg.blur_width, noise_floor=cfg.noise_floor)}
-    return make_process(cfg.process, cfg.schedule(), **opts.get(cfg.process, {}))
+    opts = process_options(cfg.process, blur_width=cfg.blur_width, noise_floor=cfg.noise_floor)
+    return make_process(cfg.process, cfg.schedule(), **opts)
 
 
 def _net_config(cfg: TrainConfig, sch: Schedule):

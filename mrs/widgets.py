@@ -16,7 +16,7 @@ import torch
 
 from .data import validation_split
 from .metrics import hole_psnr, seam_score
-from .processes import PROCESS_NAMES, make_process
+from .processes import PROCESS_NAMES, make_process, process_options
 from .sampling import leaky_oracle, sample
 from .schedule import Schedule
 from .viz import to_numpy
@@ -79,9 +79,8 @@ def build_process(s: SamplerSettings):
     if s.process not in PROCESS_NAMES:
         raise ValueError(f"process must be one of {PROCESS_NAMES}, got {s.process!r}")
     sch = Schedule.exponential(s.steps, s.kappa, s.min_noise_level, s.etas_end, s.power)
-    opts = {"mvd": dict(blur_width=s.blur_width),
-            "emmd_smooth": dict(blur_width=s.blur_width, noise_floor=s.noise_floor)}
-    return make_process(s.process, sch, **opts.get(s.process, {}))
+    return make_process(s.process, sch, **process_options(s.process, blur_width=s.blur_width,
+                                                          noise_floor=s.noise_floor))
 
 
 def outside_training(s: SamplerSettings, train_config: dict) -> list:

@@ -7,7 +7,7 @@ Conventions (shared/DESIGN.md): images ``[B, C, H, W]`` in [-1, 1]; mask ``[B, 1
 from . import data, masks, metrics
 from .data import synthetic_faces
 from .masks import degrade
-from .metrics import hole_psnr, psnr, seam_score
+from .metrics import hole_psnr, psnr, seam_score, ssim
 from .processes import PROCESS_NAMES, Process, make_process
 from .sampling import (
     StepOutput,
@@ -24,7 +24,8 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     # heavier modules load on first use: mrs.viz (matplotlib), mrs.gaussian, mrs.nets, mrs.train ...
-    if name in ("viz", "gaussian", "nets", "train", "losses", "checkpoint", "evaluate", "widgets"):
+    if name in ("viz", "gaussian", "nets", "train", "losses", "checkpoint", "evaluate", "widgets",
+                "fast", "repaint"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
@@ -33,5 +34,5 @@ def __getattr__(name):
 __all__ = [
     "Schedule", "make_process", "Process", "PROCESS_NAMES", "sample", "sample_progressive",
     "StepOutput", "Trajectory", "oracle_denoiser", "leaky_oracle", "degrade", "synthetic_faces",
-    "psnr", "hole_psnr", "seam_score", "data", "masks", "metrics",
+    "psnr", "hole_psnr", "seam_score", "ssim", "data", "masks", "metrics",
 ]

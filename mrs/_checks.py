@@ -11,8 +11,9 @@ import torch
 __all__ = ["check_image", "check_mask", "check_like", "check_t", "check_noise", "draw_noise"]
 
 
-def check_image(name: str, x, *, channels: int | None = None) -> torch.Tensor:
-    """An image batch: a floating tensor ``[B, C, H, W]`` with finite values."""
+def check_image(name: str, x, *, channels: int | None = None, finite: bool = True) -> torch.Tensor:
+    """An image batch: a floating tensor ``[B, C, H, W]`` with finite values (``finite=False``
+    checks only the metadata: no host sync on an accelerator)."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor [B, C, H, W], got {type(x).__name__}")
     if x.dim() != 4:
@@ -21,7 +22,7 @@ def check_image(name: str, x, *, channels: int | None = None) -> torch.Tensor:
         raise ValueError(f"{name} must be a floating tensor, got dtype {x.dtype}")
     if channels is not None and x.shape[1] != channels:
         raise ValueError(f"{name} must have {channels} channel(s), got shape {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
+    if finite and not torch.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or Inf values")
     return x
 
@@ -47,9 +48,9 @@ def check_mask(name: str, mask, like: torch.Tensor | None = None) -> torch.Tenso
     return mask
 
 
-def check_like(name: str, x, ref: torch.Tensor, ref_name: str) -> torch.Tensor:
+def check_like(name: str, x, ref: torch.Tensor, ref_name: str, finite: bool = True) -> torch.Tensor:
     """An image batch with exactly the shape, dtype and device of ``ref``."""
-    check_image(name, x)
+    check_image(name, x, finite=finite)
     if x.shape != ref.shape:
         raise ValueError(
             f"{name} must have the shape of {ref_name} {tuple(ref.shape)}, got {tuple(x.shape)}"

@@ -253,7 +253,9 @@ class SwinUNet(nn.Module):
 
     Args (of ``forward``):
         x_t: noisy state ``[B, C, H, W]``.
-        t: LongTensor ``[B]`` (or an int) with values in 1..T.
+        t: LongTensor ``[B]`` (or an int) with values in 1..T; or a float tensor ``[B]`` of
+            fractional times in [1, T] (the net was trained on the integers only; the RePaint
+            baseline ``mrs.repaint.warp_denoiser`` asks it about intermediate noise levels).
         y: degraded image ``[B, C, H, W]``; mask: ``[B, 1, H, W]`` (1 = hole, 0 = known).
         noise_map: ``rho * eta_t`` as ``[B, 1, H, W]``, required iff ``cfg.use_noise_map``.
 
@@ -323,12 +325,26 @@ class SwinUNet(nn.Module):
         self.conv_out = zero_init(nn.Conv2d(ch, C, 3, padding=1))
 
     # -- input checks -------------------------------------------------------------------------
+    def _check_time(self, t, x_t):
+        """``t`` as a LongTensor [B] in 1..T, or a float tensor [B] of fractional times in [1, T]."""
+        T, B = self.cfg.steps, x_t.shape[0]
+        if isinstance(t, torch.Tensor) and t.is_floating_point():
+            if t.dim() == 0:
+                t = t.expand(B)
+            if t.shape != (B,):
+                raise ValueError(f"t must have shape [{B}] (one time per image), got {tuple(t.shape)}")
+            if not bool(torch.isfinite(t).all()) or float(t.min()) < 1.0 or float(t.max()) > T:
+                raise ValueError(f"fractional times t must lie in [1, {T}], got "
+                                 f"{float(t.min()):g}..{float(t.max()):g}")
+            return t.to(device=x_t.device, dtype=torch.float32)
+        return check_t(t, T, B, device=x_t.device)
+
     def _check(self, x_t, t, y, mask, noise_map):
         cfg = self.cfg
         check_image("x_t", x_t, channels=cfg.in_channels)
         check_like("y", y, x_t, "x_t")
         check_mask("mask", mask, like=x_t)
-        t = check_t(t, cfg.steps, x_t.shape[0], device=x_t.device)
+        t = self._check_time(t, x_t)
         if cfg.use_noise_map and noise_map is None:
             raise ValueError("noise_map (rho * eta_t, [B, 1, H, W]) is required: this net was built "
                              "with use_noise_map=True")
@@ -347,9 +363,25 @@ class SwinUNet(nn.Module):
     def forward(self, x_t: torch.Tensor, t, y: torch.Tensor, mask: torch.Tensor,
                 noise_map: torch.Tensor | None = None) -> torch.Tensor:
         t = self._check(x_t, t, y, mask, noise_map)
+        return self._forward(x_t, t, y, mask, noise_map)
+
+    def _input_scale(self, t: torch.Tensor) -> torch.Tensor:
+        """``1 / sqrt(kappa^2 eta_t + 1)`` per image ``[B]``; for a fractional ``t`` with
+        ``sqrt(eta_t)`` interpolated linearly between the integer times (as
+        ``mrs.repaint.fractional_times`` maps noise levels to times)."""
+        if not t.is_floating_point():
+            return self.input_scale[t]
+        sqrt_eta = self.input_scale.new_tensor((0.0,) + self.cfg.etas).sqrt()  # [T+1]
+        lo = t.floor().long().clamp(1, self.cfg.steps)
+        hi = (lo + 1).clamp(max=self.cfg.steps)
+        s = torch.lerp(sqrt_eta[lo], sqrt_eta[hi], (t - lo).to(sqrt_eta.dtype))
+        return (self.cfg.kappa**2 * s**2 + 1).rsqrt()
+
+    def _forward(self, x_t, t, y, mask, noise_map=None):
+        """``forward`` without the argument checks (``t`` already a tensor [B])."""
         H, W = x_t.shape[2:]
         # 1. conditioning as channels; only x_t is scaled by 1 / sqrt(kappa^2 eta_t + 1)
-        scale = self.input_scale[t].to(x_t.dtype).view(-1, 1, 1, 1)
+        scale = self._input_scale(t).to(x_t.dtype).view(-1, 1, 1, 1)
         parts = [x_t * scale, y, mask] + ([noise_map] if noise_map is not None else [])
         h = torch.cat(parts, dim=1)                                 # (B, 2C+1[+1], H, W)
         # 2. pad to a multiple of window_size * 2^(levels-1)
@@ -388,8 +420,15 @@ class SwinUNet(nn.Module):
                              f"SwinUNetConfig.with_schedule")
 
         def denoise(x_t, t, y, mask):
+            # the sampler has checked y and mask once; per step only the cheap (no host sync)
+            # checks of shapes and times run here
+            if x_t.shape != y.shape or x_t.dim() != 4 or mask.shape[2:] != y.shape[2:]:
+                raise ValueError(f"x_t {tuple(x_t.shape)}, y {tuple(y.shape)} and mask "
+                                 f"{tuple(mask.shape)} must be [B, C, H, W] / [B, 1, H, W] alike")
+            if not isinstance(t, torch.Tensor) or t.shape != (x_t.shape[0],):
+                t = self._check_time(t, x_t)
             nmap = noise_map(proc, mask, t) if self.cfg.use_noise_map else None
-            return self(x_t, t, y, mask, noise_map=nmap)
+            return self._forward(x_t, t, y, mask, nmap)
 
         return denoise
 

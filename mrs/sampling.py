@@ -66,21 +66,32 @@ def sample_progressive(
 ) -> Iterator[StepOutput]:
     """Yield every reverse step of ancestral sampling (see ``sample``)."""
     _check_inputs(proc, denoiser, y, mask)
-    with torch.no_grad():
+    # on an accelerator a value check is a host sync: there the predictions' finiteness is
+    # collected on the device and checked once, after the last step
+    defer = y.device.type != "cpu"
+    finite = []
+    with torch.inference_mode():
         # 1. start from the prior x_T ~ N(y, kappa^2 rho eta_T)
         x = proc.prior_sample(y, mask, generator=generator)
-        for t in range(proc.steps, 0, -1):
-            t_batch = torch.full((y.shape[0],), t, dtype=torch.long, device=y.device)
+        ts = torch.arange(proc.steps, 0, -1, device=y.device)
+        for i, t in enumerate(range(proc.steps, 0, -1)):
+            t_batch = ts[i].expand(y.shape[0])
             # 2. predict x0 from the current state
             x0_pred = denoiser(x, t_batch, y, mask)
             try:
-                check_like("x0_pred", x0_pred, y, "y")
+                check_like("x0_pred", x0_pred, y, "y", finite=not defer)
             except ValueError as err:
                 raise ValueError(f"the denoiser at t={t} returned a bad prediction: {err}") from None
+            if defer:
+                finite.append(torch.isfinite(x0_pred).all())
             # 3. draw x_{t-1} from the posterior with the prediction in place of x0
             x_prev = proc.p_step(x, x0_pred, y, mask, t_batch, generator=generator)
             yield StepOutput(t=t, x_t=x, x0_pred=x0_pred, x_prev=x_prev)
             x = x_prev
+        if finite and not bool(torch.stack(finite).all()):
+            t_bad = proc.steps - int(torch.stack(finite).float().argmin())
+            raise ValueError(f"the denoiser at t={t_bad} returned a bad prediction: x0_pred "
+                             f"contains NaN or Inf values")
 
 
 def sample(

@@ -205,11 +205,12 @@ def bad_net_inputs():
         ("t", dict(t=torch.tensor([0, 1]))),            # t out of 1..T
         ("t", dict(t=torch.tensor([1, 5]))),
         ("t", dict(t=torch.tensor([1, 2, 3]))),         # wrong length
-        ("t", dict(t=torch.tensor([1.0, 2.0]))),        # not integer
+        ("t", dict(t=torch.tensor([0.5, 2.0]))),        # fractional time below 1
+        ("t", dict(t=torch.tensor([1.0, float("nan")]))),  # NaN time
     ], dict(x_t=x_t, t=t, y=y, mask=mask)
 
 
-@pytest.mark.parametrize("case", range(12))
+@pytest.mark.parametrize("case", range(13))
 def test_bad_input_raises(case):
     cases, good = bad_net_inputs()
     name, change = cases[case]
@@ -264,3 +265,22 @@ def test_sampling_with_a_tiny_net(paper_schedule):
     other = mrs.make_process("emmd", mrs.Schedule.exponential(kappa=1.0))
     with pytest.raises(ValueError, match="schedule"):
         net_nm.denoiser(other)
+
+
+def test_fractional_times_interpolate_between_the_integers():
+    """A float t in [1, T] is accepted: integer-valued floats give exactly the integer-t output,
+    and the input scale at t + 1/2 lies between those at t and t + 1."""
+    torch.manual_seed(0)
+    net = SwinUNet(SwinUNetConfig.preset("tiny")).eval()
+    for p in net.conv_out.parameters():  # a non-zero output layer, so the outputs differ
+        torch.nn.init.normal_(p, std=0.1)
+    x_t, y = torch.randn(2, 3, 16, 16), torch.randn(2, 3, 16, 16)
+    mask = torch.zeros(2, 1, 16, 16)
+    with torch.no_grad():
+        a = net(x_t, torch.tensor([1, 3]), y, mask)
+        b = net(x_t, torch.tensor([1.0, 3.0]), y, mask)
+        c = net(x_t, torch.tensor([1.5, 3.5]), y, mask)
+    assert torch.allclose(a, b, atol=1e-6)
+    assert not torch.allclose(a, c, atol=1e-4)
+    s = net._input_scale(torch.tensor([1.0, 1.5, 2.0]))
+    assert s[0] > s[1] > s[2]

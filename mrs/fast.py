@@ -26,7 +26,7 @@ from ._checks import check_mask
 from .sampling import Denoiser
 
 __all__ = ["prepare_for_inference", "region_box", "region_denoiser", "keep_freed_memory",
-           "receptive_field"]
+           "receptive_field", "forward_flops"]
 
 
 def keep_freed_memory(max_bytes: int = 32 << 20) -> bool:
@@ -51,17 +51,24 @@ def prepare_for_inference(net: torch.nn.Module, channels_last: bool = True,
                           compile: bool = False) -> torch.nn.Module:
     """``net`` in eval mode, without gradients, optionally channels-last and compiled.
 
-    Each option was kept because it was measured to help (``benchmarks/bench_sampling.py``
-    prints the before/after): channels-last lets the Swin layers' ``[B, C, H, W] -> [B, H, W, C]``
-    permutes become free views. ``compile=True`` wraps the net in ``torch.compile`` (minutes of
-    compilation on CPU; worth it for long jobs on a GPU). Returns the (possibly compiled) module.
+    The net is changed **in place** (and returned); ``copy.deepcopy`` it first to keep the
+    original. Each option was measured (``benchmarks/bench_sampling.py`` prints the
+    before/after): channels-last lets the Swin layers' ``[B, C, H, W] -> [B, H, W, C]`` permutes
+    become free views. ``compile=True`` compiles the network body with ``torch.compile`` (the
+    argument checks stay outside it, so they cause no graph breaks); ``net(...)`` and
+    ``net.denoiser(proc)`` both use it. Compiling takes about a minute on CPU before the first
+    sample: worth it for long jobs, not for a few images.
     """
     if not isinstance(net, torch.nn.Module):
         raise ValueError(f"net must be a torch.nn.Module, got {type(net).__name__}")
     net = net.eval().requires_grad_(False)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
-    return torch.compile(net) if compile else net
+    if compile:
+        if not hasattr(net, "_forward"):
+            raise ValueError("compile=True needs an mrs SwinUNet")
+        net.__dict__["_compiled_forward"] = torch.compile(net._forward)
+    return net
 
 
 def _int(name: str, value, lo: int) -> int:
@@ -153,10 +160,12 @@ def receptive_field(net: torch.nn.Module, size: int = 32, t: int | None = None, 
     the total gradient at Chebyshev distance ``r`` from ``c`` (so a square crop of half-width
     ``r`` around a pixel holds ``cumulative[r]`` of it), and ``radius`` the smallest ``r`` with
     ``cumulative[r] >= mass``: the margin beyond which the rest of the image moves the output
-    by little. A theoretical receptive field only bounds this; the measured one is what matters
-    for ``region_denoiser``'s ``margin``.
+    by little. ``per_pixel[r]`` is the mean share of one pixel at distance ``r``: a floor that
+    does not decay with ``r`` is a global dependence (GroupNorm's per-image statistics give one).
+    A theoretical receptive field only bounds this; the measured one is what matters for
+    ``region_denoiser``'s ``margin``.
 
-    Returns ``dict(profile=[...], cumulative=[...], radius=int)``.
+    Returns ``dict(profile=[...], per_pixel=[...], cumulative=[...], radius=int)``.
     """
     from .data import synthetic_faces
     from .masks import box_mask, degrade
@@ -193,10 +202,42 @@ def receptive_field(net: torch.nn.Module, size: int = 32, t: int | None = None, 
     cols = torch.arange(size).view(1, -1) - size // 2
     cheb = torch.maximum(rows.abs(), cols.abs())                      # (H, W)
     total = float(grad.sum())
-    profile = [float(grad[cheb == r].sum()) / total for r in range(int(cheb.max()) + 1)]
+    rings = range(int(cheb.max()) + 1)
+    profile = [float(grad[cheb == r].sum()) / total for r in rings]
+    per_pixel = [float(grad[cheb == r].mean()) / total for r in rings]
     cumulative, acc = [], 0.0
     for share in profile:
         acc += share
         cumulative.append(acc)
     radius = next(r for r, c in enumerate(cumulative) if c >= mass - 1e-12)
-    return dict(profile=profile, cumulative=cumulative, radius=radius)
+    return dict(profile=profile, per_pixel=per_pixel, cumulative=cumulative, radius=radius)
+
+
+def forward_flops(net: torch.nn.Module, batch: int, size: int) -> dict:
+    """Floating-point operations of one forward pass at ``batch x C x size x size``, by kind.
+
+    Counted by ``torch.utils.flop_counter.FlopCounterMode`` (a multiply-add is 2 FLOPs):
+    ``{"convolution": ..., "linear": ..., "attention": ..., "total": ...}``. Element-wise work
+    (norms, activations) is not counted; it costs time but few FLOPs.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    if not hasattr(net, "cfg"):
+        raise ValueError("net must be an mrs SwinUNet")
+    batch, size = _int("batch", batch, 1), _int("size", size, 1)
+    x = torch.zeros(batch, net.cfg.in_channels, size, size)
+    mask = torch.zeros(batch, 1, size, size)
+    nmap = torch.zeros_like(mask) if net.cfg.use_noise_map else None
+    param = next(net.parameters())
+    x, mask = x.to(param), mask.to(param)
+    nmap = nmap.to(param) if nmap is not None else None
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        net(x, torch.ones(batch, dtype=torch.long, device=param.device), x, mask, noise_map=nmap)
+    kinds = {"convolution": 0, "linear": 0, "attention": 0}
+    for op, n in counter.get_flop_counts()["Global"].items():
+        name = str(op)
+        key = ("convolution" if "convolution" in name else
+               "linear" if any(k in name for k in ("addmm", ".mm")) else "attention")
+        kinds[key] += int(n)
+    kinds["total"] = sum(kinds.values())
+    return kinds

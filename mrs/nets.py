@@ -363,7 +363,13 @@ class SwinUNet(nn.Module):
     def forward(self, x_t: torch.Tensor, t, y: torch.Tensor, mask: torch.Tensor,
                 noise_map: torch.Tensor | None = None) -> torch.Tensor:
         t = self._check(x_t, t, y, mask, noise_map)
-        return self._forward(x_t, t, y, mask, noise_map)
+        return self._run(x_t, t, y, mask, noise_map)
+
+    @property
+    def _run(self):
+        """``_forward``, or its ``torch.compile``d version set by
+        ``mrs.fast.prepare_for_inference(net, compile=True)``."""
+        return self.__dict__.get("_compiled_forward") or self._forward
 
     def _input_scale(self, t: torch.Tensor) -> torch.Tensor:
         """``1 / sqrt(kappa^2 eta_t + 1)`` per image ``[B]``; for a fractional ``t`` with
@@ -428,7 +434,7 @@ class SwinUNet(nn.Module):
             if not isinstance(t, torch.Tensor) or t.shape != (x_t.shape[0],):
                 t = self._check_time(t, x_t)
             nmap = noise_map(proc, mask, t) if self.cfg.use_noise_map else None
-            return self._forward(x_t, t, y, mask, nmap)
+            return self._run(x_t, t, y, mask, nmap)
 
         return denoise
 

@@ -17,7 +17,8 @@ __all__ = ["to_numpy", "show_images", "show_maps", "plot_trajectory", "plot_sche
            "edge_profile", "show_map_grid", "plot_profiles", "show_samples_and_errors",
            "plot_heatmaps", "plot_rate_profile_sample", "plot_schedule_forward",
            "plot_posterior_coefficients", "plot_sweeps", "plot_net_inputs",
-           "plot_shifted_windows", "plot_parameter_breakdown", "plot_training_logs"]
+           "plot_shifted_windows", "plot_parameter_breakdown", "plot_training_logs",
+           "plot_repaint_path", "plot_receptive_field", "show_region_box", "plot_region_tradeoff"]
 
 
 def to_numpy(img: torch.Tensor) -> np.ndarray:
@@ -534,4 +535,84 @@ def plot_training_logs(logs: dict, fields: dict, ncols: int | None = None, scale
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6), fontsize=9)
     if suptitle:
         fig.suptitle(suptitle)
+    return fig
+
+
+
+# -- notebook 12: fast inference ------------------------------------------------------------------
+
+def plot_repaint_path(path: Sequence[int], ax=None, title: str | None = None):
+    """RePaint's time path (``mrs.repaint.repaint_times``): t against the move number, with the
+    network evaluations (downward moves) marked."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(8, 2.8))
+    path = list(path)
+    ax.plot(range(len(path)), path, color="0.3", lw=1)
+    down = [i + 1 for i in range(len(path) - 1) if path[i + 1] < path[i]]
+    ax.plot(down, [path[i] for i in down], ".", ms=3, color="C3", label="network evaluation")
+    ax.set_xlabel("move")
+    ax.set_ylabel("t")
+    ax.set_title(title or f"{len(down)} network evaluations for T = {path[0]}")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_receptive_field(fields: dict, scale: float = 3.6):
+    """Receptive fields from ``mrs.fast.receptive_field``, one curve per ``{label: result}``: the
+    cumulative gradient share within distance r, and the mean share per pixel (log)."""
+    fig, axes = plt.subplots(1, 2, figsize=(2.2 * scale, scale))
+    for label, rf in fields.items():
+        r = np.arange(len(rf["cumulative"]))
+        axes[0].plot(r, rf["cumulative"], label=label)
+        axes[1].semilogy(r, rf["per_pixel"], label=label)
+    axes[0].axhline(0.95, color="0.6", ls=":", lw=1)
+    axes[0].set(xlabel="distance r from the output pixel (px)", ylabel="gradient share within r",
+                title="cumulative", ylim=(0, 1.02))
+    axes[1].set(xlabel="distance r (px)", ylabel="share of one pixel", title="per pixel")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def show_region_box(images: Sequence[torch.Tensor], titles: Sequence[str], box,
+                    scale: float = 2.4):
+    """Images side by side with the crop ``box = (top, bottom, left, right)`` drawn on each."""
+    fig = show_images(images, titles, scale=scale)
+    top, bottom, left, right = box
+    for ax in fig.axes:
+        ax.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left, bottom - top,
+                                   fill=False, color="yellow", lw=1.5))
+    return fig
+
+
+def plot_region_tradeoff(rows: Sequence[dict], scale: float = 3.6):
+    """Region-adaptive vs full sampling (rows of ``benchmarks/bench_region.py``'s JSON): speed-up,
+    PSNR between the two results, and the hole-PSNR difference (± 1 SE), against the hole
+    fraction; one line per (size, margin). Square holes only; the crop-area model
+    ``1 / crop_area`` is dashed."""
+    fig, axes = plt.subplots(1, 3, figsize=(3.3 * scale, scale))
+    rows = [r for r in rows if r["margin"] is not None and r["mask"] != "irregular"]
+    keys = sorted({(r["size"], r["margin"]) for r in rows})
+    for i, (size, margin) in enumerate(keys):
+        sel = sorted((r for r in rows if (r["size"], r["margin"]) == (size, margin)),
+                     key=lambda r: r["hole_fraction"])
+        f = [100 * r["hole_fraction"] for r in sel]
+        color = f"C{i % 10}"
+        label = f"{size}px, margin {margin}"
+        axes[0].plot(f, [r["speedup"] for r in sel], "o-", color=color, label=label)
+        axes[0].plot(f, [1 / r["crop_area"] for r in sel], ":", color=color, lw=1)
+        axes[1].plot(f, [min(r["psnr_vs_full"], 60) for r in sel], "o-", color=color)
+        axes[2].errorbar(f, [r["hole_psnr_diff"] for r in sel],
+                         yerr=[r["hole_psnr_diff_se"] for r in sel], fmt="o-", color=color,
+                         capsize=2)
+    axes[0].axhline(1, color="0.6", lw=1)
+    axes[0].set(xlabel="hole area (%)", ylabel="speed-up vs full image",
+                title="speed (dotted: 1 / crop area)")
+    axes[1].set(xlabel="hole area (%)", ylabel="PSNR(region, full) in the hole (dB)",
+                title="distance from the full result")
+    axes[2].axhline(0, color="0.6", lw=1)
+    axes[2].set(xlabel="hole area (%)", ylabel="hole-PSNR: region - full (dB)",
+                title="quality against the ground truth")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
     return fig

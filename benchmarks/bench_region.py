@@ -23,12 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
+import common
 import torch
 
 import mrs
@@ -152,10 +152,10 @@ def main(argv=None):
                       f"{row['hole_psnr_diff_se']:.2f}", flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(torch=torch.__version__, threads=torch.get_num_threads(),
-               machine=platform.processor() or platform.machine(), python=platform.python_version(),
-               date=time.strftime("%Y-%m-%d"), quick=args.quick, images=n_img, repeats=repeats)
-    out.write_text(json.dumps(dict(environment=env, results=results), indent=1))
+    settings = dict(quick=args.quick, images=n_img, repeats=repeats, sizes=sizes,
+                    margins=args.margins, fractions=args.fractions, checkpoint="emmd")
+    out.write_text(json.dumps(dict(benchmark="bench_region", environment=common.environment(),
+                                   settings=settings, results=results), indent=1))
     print(f"wrote {out}")
 
 

@@ -316,8 +316,8 @@ def main() -> None:
                             "speed-up vs plain", "error"], rows,
                            notes=["compile time: the first sampling call, which compiles the graphs "
                                   "(a new batch size may compile again)",
-                                  "the compiled module is called directly: net.denoiser(proc) on "
-                                  "it would run the uncompiled forward"])
+                                  "sampled through net.denoiser(proc), which runs the compiled "
+                                  "network body"])
 
     common.write_json(args.out or common.default_out(__file__, args.quick), {
         "benchmark": "bench_sampling", "quick": args.quick, "environment": env,

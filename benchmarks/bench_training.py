@@ -16,7 +16,10 @@ What is measured:
   (``trainer.batch(step)``), the forward process (t, noise, ``q_sample``), forward, loss +
   backward, gradient clipping, optimizer step, EMA update (medians per phase, and their sum
   against the median of the whole step);
-* steps/hour of ``tiny`` against the target of 30,000 steps/hour, and whether it is met.
+* steps/hour of ``tiny`` against the target of 30,000 steps/hour, and whether it is met;
+* peak memory of training: on CPU the peak RSS of a fresh process running the first 3 steps of
+  a new Trainer (AdamW's moments are allocated in the first step), and what those steps added to
+  the RSS after the Trainer was built; on CUDA ``torch.cuda.max_memory_allocated``.
 
 Run:  .venv/bin/python benchmarks/bench_training.py [--quick] [--device cpu|cuda]
 """
@@ -24,6 +27,7 @@ Run:  .venv/bin/python benchmarks/bench_training.py [--quick] [--device cpu|cuda
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 
@@ -128,6 +132,23 @@ def step_phases(trainer: Trainer, step: int, device) -> dict:
     return clock
 
 
+def memory_child(cfg: dict) -> dict:
+    """In a fresh process: build the Trainer, then measure the peak over its first 3 steps."""
+    device = torch.device(cfg["device"])
+    with tempfile.TemporaryDirectory(prefix="mrs_bench_training_mem_") as tmp:
+        trainer = Trainer(TrainConfig.preset(cfg["preset"], lpips_weight=0.0), tmp, device=device,
+                          progress=False, lpips_model=None)
+
+        def run():
+            for step in range(3):
+                trainer.train_step(step)
+            common.sync(device)
+
+        if device.type == "cuda":
+            return common.cuda_peak_of(run, device)
+        return common.cpu_peak_of(run)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -142,7 +163,12 @@ def main() -> None:
                    help="untimed steps per optimizer first (default: tiny 5, paper 1; --quick: 1)")
     p.add_argument("--breakdown-repeats", type=int, default=None,
                    help="timed phase breakdowns of a tiny step per optimizer (default 20; --quick: 3)")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
+    common.add_child_arg(p)
     args = p.parse_args()
+    if args.memory_child is not None:
+        common.child_reply(memory_child(json.loads(args.memory_child)))
+        return
     device = common.resolve_device(args.device)
     presets = [s for s in args.presets.split(",") if s]
     for s in presets:
@@ -196,6 +222,15 @@ def main() -> None:
                     breakdown[name] = {k: common.summary([r[k] for r in runs]) for k in keys}
             del trainer, opts
 
+    memory = {}
+    if not args.no_memory:
+        for preset in presets:
+            common.progress(f"{preset}: peak memory of the first 3 training steps (fresh process)")
+            memory[preset] = common.memory_in_subprocess(
+                __file__, dict(preset=preset, device=str(device)))
+            if preset in results:
+                results[preset]["memory"] = memory[preset]
+
     # -- report ---------------------------------------------------------------------------------
     print(f"\n## bench_training{' (--quick: not for reporting)' if args.quick else ''}\n")
     print(common.environment_line(env))
@@ -214,6 +249,15 @@ def main() -> None:
                "step each, on the same net",
                "steps / hour = 3600 / median step time; target 30,000 steps/hour for tiny "
                "(none set for paper)"])
+    if memory:
+        common.print_table(
+            "peak memory of training (first 3 steps of a new Trainer)",
+            ["preset", "peak MiB", "added by the steps MiB", "source"],
+            [[k, m.get("peak_mib"), m.get("added_mib"), m.get("source", m.get("kind", m.get("error")))]
+             for k, m in memory.items()],
+            notes=["CPU: peak RSS (VmHWM) of a fresh process; 'added' = peak minus the RSS after "
+                   "imports and the Trainer's build (weights, EMA copy, validation split); the "
+                   "steps add activations, gradients and AdamW's two moments per parameter"])
     if breakdown:
         names = list(breakdown)
         phases = list(breakdown[names[0]])

@@ -27,10 +27,11 @@ def check_image(name: str, x, *, channels: int | None = None, finite: bool = Tru
     return x
 
 
-def check_mask(name: str, mask, like: torch.Tensor | None = None) -> torch.Tensor:
-    """A mask ``[B, 1, H, W]`` with values in [0, 1] (1 = hole); batch and size match ``like``."""
-    check_image(name, mask, channels=1)
-    lo, hi = float(mask.min()), float(mask.max())
+def check_mask(name: str, mask, like: torch.Tensor | None = None, values: bool = True) -> torch.Tensor:
+    """A mask ``[B, 1, H, W]`` with values in [0, 1] (1 = hole); batch and size match ``like``.
+    ``values=False`` checks only the metadata (no host sync on an accelerator)."""
+    check_image(name, mask, channels=1, finite=values)
+    lo, hi = (float(mask.min()), float(mask.max())) if values else (0.0, 1.0)
     if lo < 0.0 or hi > 1.0:
         raise ValueError(
             f"{name} values must lie in [0, 1] (1 = hole, 0 = known), got range [{lo:g}, {hi:g}]"
@@ -62,10 +63,11 @@ def check_like(name: str, x, ref: torch.Tensor, ref_name: str, finite: bool = Tr
     return x
 
 
-def check_t(t, steps: int, batch: int, device=None) -> torch.Tensor:
+def check_t(t, steps: int, batch: int, device=None, values: bool = True) -> torch.Tensor:
     """Diffusion times: an int or an integer tensor ``[B]`` with values in 1..T.
 
-    Returns a LongTensor ``[B]`` on ``device``.
+    Returns a LongTensor ``[B]`` on ``device``. ``values=False`` skips the range check (no host
+    sync on an accelerator).
     """
     if isinstance(t, bool):
         raise ValueError(f"t must be an int or a LongTensor [B] with values in 1..{steps}")
@@ -79,7 +81,7 @@ def check_t(t, steps: int, batch: int, device=None) -> torch.Tensor:
         t = t.expand(batch)
     if t.dim() != 1 or t.shape[0] != batch:
         raise ValueError(f"t must have shape [{batch}] (one time per image), got {tuple(t.shape)}")
-    if int(t.min()) < 1 or int(t.max()) > steps:
+    if values and (int(t.min()) < 1 or int(t.max()) > steps):
         raise ValueError(
             f"t must lie in 1..{steps} (t = 0 is the clean image), got values "
             f"{int(t.min())}..{int(t.max())}"

@@ -25,6 +25,7 @@ A process is a plain object holding float64 coefficients; it never holds a netwo
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -95,13 +96,27 @@ class Process:
         return rho
 
     # -- argument checking --------------------------------------------------------------------
+    _trusted = False
+
+    @contextlib.contextmanager
+    def trusted_inputs(self):
+        """Within this block the methods check shapes, dtypes and devices but read no values
+        (NaN, mask range, t range): the sampler uses it on accelerators, where reading a value
+        back is a host sync, after it has validated ``y`` and ``mask`` once."""
+        previous, self._trusted = self._trusted, True
+        try:
+            yield self
+        finally:
+            self._trusted = previous
+
     def _check(self, x0, y, mask, t=None, x0_name="x0"):
-        check_image(x0_name, x0)
-        check_like("y", y, x0, x0_name)
-        check_mask("mask", mask, like=x0)
+        values = not self._trusted
+        check_image(x0_name, x0, finite=values)
+        check_like("y", y, x0, x0_name, finite=values)
+        check_mask("mask", mask, like=x0, values=values)
         if t is None:
             return None
-        return check_t(t, self.steps, x0.shape[0], device=x0.device)
+        return check_t(t, self.steps, x0.shape[0], device=x0.device, values=values)
 
     # -- forward ------------------------------------------------------------------------------
     def marginal(self, x0, y, mask, t):
@@ -113,8 +128,8 @@ class Process:
 
     def marginal_var(self, mask, t) -> torch.Tensor:
         """Per-pixel forward variance ``Var[x_t | x0]`` as ``[B, 1, H, W]`` (plots, seam analysis)."""
-        check_mask("mask", mask)
-        t = check_t(t, self.steps, mask.shape[0], device=mask.device)
+        check_mask("mask", mask, values=not self._trusted)
+        t = check_t(t, self.steps, mask.shape[0], device=mask.device, values=not self._trusted)
         return self.kappa**2 * self._rate(mask) * _extract(self.eta, t, mask)
 
     def q_sample(self, x0, y, mask, t, noise=None, generator=None):
@@ -136,7 +151,7 @@ class Process:
         """Exact ``q(x_{t-1} | x_t, x0, y)``: mean ``coef_xt x_t + coef_x0 x0`` and per-pixel
         variance ``kappa^2 rho eta_{t-1} alpha_t / eta_t`` (``[B, 1, H, W]``). Notebook 02 derives it."""
         t = self._check(x0, y, mask, t)
-        check_like("x_t", x_t, x0, "x0")
+        check_like("x_t", x_t, x0, "x0", finite=not self._trusted)
         mean = _extract(self.coef_xt, t, x0) * x_t + _extract(self.coef_x0, t, x0) * x0
         var = self.kappa**2 * self._rate(mask) * _extract(self.post_var, t, x0)
         return mean, var
@@ -262,8 +277,8 @@ class MaskedVariance(Process):
         return x0 + eta * (y - x0), self.kappa**2 * m * m * eta
 
     def marginal_var(self, mask, t):
-        check_mask("mask", mask)
-        t = check_t(t, self.steps, mask.shape[0], device=mask.device)
+        check_mask("mask", mask, values=not self._trusted)
+        t = check_t(t, self.steps, mask.shape[0], device=mask.device, values=not self._trusted)
         m = self._rate(mask)
         return self.kappa**2 * m * m * _extract(self.eta, t, mask)
 
@@ -281,7 +296,7 @@ class MaskedVariance(Process):
         ``m = 0``) and the global variance ``kappa^2 eta_{t-1} alpha_t / eta_t`` where ``m > 0``.
         Exact only for hard masks; see ``true_posterior``."""
         t = self._check(x0, y, mask, t)
-        check_like("x_t", x_t, x0, "x0")
+        check_like("x_t", x_t, x0, "x0", finite=not self._trusted)
         m = self._rate(mask)
         mean = _extract(self.coef_xt, t, x0) * x_t + _extract(self.coef_x0, t, x0) * x0
         mean = torch.where(m > 0, mean, y)
@@ -292,7 +307,7 @@ class MaskedVariance(Process):
         """The exact posterior of MVD's forward process: same mean, variance ``m^2`` times the
         global one."""
         t = self._check(x0, y, mask, t)
-        check_like("x_t", x_t, x0, "x0")
+        check_like("x_t", x_t, x0, "x0", finite=not self._trusted)
         m = self._rate(mask)
         mean = _extract(self.coef_xt, t, x0) * x_t + _extract(self.coef_x0, t, x0) * x0
         return mean, self.kappa**2 * m * m * _extract(self.post_var, t, x0)

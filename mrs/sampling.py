@@ -6,6 +6,7 @@ A denoiser is any callable ``denoiser(x_t, t, y, mask) -> x0_pred`` with ``t`` a
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -57,6 +58,12 @@ def _check_inputs(proc, denoiser, y, mask):
     check_mask("mask", mask, like=y)
 
 
+def _defer_value_checks(device: torch.device) -> bool:
+    """Whether the predictions' NaN/Inf check waits for the end of sampling (no host sync per
+    step): on accelerators, where reading a value back stalls the queue."""
+    return device.type != "cpu"
+
+
 def sample_progressive(
     proc: Process,
     denoiser: Denoiser,
@@ -68,7 +75,7 @@ def sample_progressive(
     _check_inputs(proc, denoiser, y, mask)
     # on an accelerator a value check is a host sync: there the predictions' finiteness is
     # collected on the device and checked once, after the last step
-    defer = y.device.type != "cpu"
+    defer = _defer_value_checks(y.device)
     finite = []
     with torch.inference_mode():
         # 1. start from the prior x_T ~ N(y, kappa^2 rho eta_T)
@@ -76,16 +83,17 @@ def sample_progressive(
         ts = torch.arange(proc.steps, 0, -1, device=y.device)
         for i, t in enumerate(range(proc.steps, 0, -1)):
             t_batch = ts[i].expand(y.shape[0])
-            # 2. predict x0 from the current state
-            x0_pred = denoiser(x, t_batch, y, mask)
-            try:
-                check_like("x0_pred", x0_pred, y, "y", finite=not defer)
-            except ValueError as err:
-                raise ValueError(f"the denoiser at t={t} returned a bad prediction: {err}") from None
-            if defer:
-                finite.append(torch.isfinite(x0_pred).all())
-            # 3. draw x_{t-1} from the posterior with the prediction in place of x0
-            x_prev = proc.p_step(x, x0_pred, y, mask, t_batch, generator=generator)
+            with proc.trusted_inputs() if defer else contextlib.nullcontext():
+                # 2. predict x0 from the current state
+                x0_pred = denoiser(x, t_batch, y, mask)
+                try:
+                    check_like("x0_pred", x0_pred, y, "y", finite=not defer)
+                except ValueError as err:
+                    raise ValueError(f"the denoiser at t={t} returned a bad prediction: {err}") from None
+                if defer:
+                    finite.append(torch.isfinite(x0_pred).all())
+                # 3. draw x_{t-1} from the posterior with the prediction in place of x0
+                x_prev = proc.p_step(x, x0_pred, y, mask, t_batch, generator=generator)
             yield StepOutput(t=t, x_t=x, x0_pred=x0_pred, x_prev=x_prev)
             x = x_prev
         if finite and not bool(torch.stack(finite).all()):

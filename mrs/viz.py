@@ -589,7 +589,9 @@ def plot_region_tradeoff(rows: Sequence[dict], scale: float = 3.6):
     """Region-adaptive vs full sampling (rows of ``benchmarks/bench_region.py``'s JSON): speed-up,
     PSNR between the two results, and the hole-PSNR difference (± 1 SE), against the hole
     fraction; one line per (size, margin). Square holes only; the crop-area model
-    ``1 / crop_area`` is dashed."""
+    ``1 / crop_area`` is dotted, the sampler's own spread (PSNR between two full-image samples
+    with different seeds) dashed. Identical results (crop = whole image) are left out of the
+    PSNR panel."""
     fig, axes = plt.subplots(1, 3, figsize=(3.3 * scale, scale))
     rows = [r for r in rows if r["margin"] is not None and r["mask"] != "irregular"]
     keys = sorted({(r["size"], r["margin"]) for r in rows})
@@ -601,7 +603,11 @@ def plot_region_tradeoff(rows: Sequence[dict], scale: float = 3.6):
         label = f"{size}px, margin {margin}"
         axes[0].plot(f, [r["speedup"] for r in sel], "o-", color=color, label=label)
         axes[0].plot(f, [1 / r["crop_area"] for r in sel], ":", color=color, lw=1)
-        axes[1].plot(f, [min(r["psnr_vs_full"], 60) for r in sel], "o-", color=color)
+        # identical results (the crop was the whole image) have an infinite PSNR: left out
+        axes[1].plot(f, [r["psnr_vs_full"] if math.isfinite(r["psnr_vs_full"]) else np.nan
+                         for r in sel], "o-", color=color)
+        if "psnr_full_other_seed" in sel[0]:
+            axes[1].plot(f, [r["psnr_full_other_seed"] for r in sel], "--", color=color, lw=1)
         axes[2].errorbar(f, [r["hole_psnr_diff"] for r in sel],
                          yerr=[r["hole_psnr_diff_se"] for r in sel], fmt="o-", color=color,
                          capsize=2)
@@ -609,7 +615,7 @@ def plot_region_tradeoff(rows: Sequence[dict], scale: float = 3.6):
     axes[0].set(xlabel="hole area (%)", ylabel="speed-up vs full image",
                 title="speed (dotted: 1 / crop area)")
     axes[1].set(xlabel="hole area (%)", ylabel="PSNR(region, full) in the hole (dB)",
-                title="distance from the full result")
+                title="distance from the full result\n(dashed: full vs full, another seed)")
     axes[2].axhline(0, color="0.6", lw=1)
     axes[2].set(xlabel="hole area (%)", ylabel="hole-PSNR: region - full (dB)",
                 title="quality against the ground truth")

@@ -136,3 +136,41 @@ def test_receptive_field_profile_is_a_distribution():
     assert net.training                                 # the net's mode is restored
     with pytest.raises(ValueError):
         mrs.fast.receptive_field(net, size=16, mass=0.0)
+
+
+def test_forward_flops_scale_with_batch_and_pixels():
+    net = SwinUNet(SwinUNetConfig.preset("tiny"))
+    a = mrs.fast.forward_flops(net, 1, 16)
+    b = mrs.fast.forward_flops(net, 2, 16)
+    c = mrs.fast.forward_flops(net, 1, 32)
+    assert a["total"] == a["convolution"] + a["linear"] + a["attention"] > 0
+    assert b["total"] == 2 * a["total"]
+    assert c["convolution"] == 4 * a["convolution"]      # convs are linear in the pixel count
+    # the first conv alone: 2 * H * W * C_in * C_out * 9 multiply-adds
+    cin = net.conv_in
+    first = 2 * 16 * 16 * cin.in_channels * cin.out_channels * 9
+    assert a["convolution"] > first
+
+
+def test_deferred_value_checks_name_the_bad_step(monkeypatch):
+    """On accelerators the sampler checks the predictions for NaN once, after the last step; the
+    error still names the first bad step. Simulated on CPU by forcing the deferred path."""
+    monkeypatch.setattr(mrs.sampling, "_defer_value_checks", lambda device: True)
+    x0 = mrs.data.synthetic_faces(1, 16, seed=0)
+    mask = _box(16, 4, 4, 6, 6)
+    y = mrs.masks.degrade(x0, mask)
+    proc = mrs.make_process("emmd", mrs.Schedule.exponential())
+    calls = []
+
+    def bad_at_2(x_t, t, y_, m):
+        calls.append(int(t[0]))
+        out = x0.clone()
+        if int(t[0]) == 2:
+            out[0, 0, 5, 5] = float("nan")
+        return out
+
+    with pytest.raises(ValueError, match="t=2"):
+        mrs.sample(proc, bad_at_2, y, mask)
+    assert calls == [4, 3, 2, 1]                        # no sync stopped it early
+    out = mrs.sample(proc, mrs.oracle_denoiser(x0), y, mask)   # a good run passes
+    assert torch.allclose(out, x0, atol=1e-5)

@@ -37,18 +37,8 @@ import mrs
 import mrs.repaint
 from mrs.data import validation_split
 from mrs.nets import SwinUNet, SwinUNetConfig
+from mrs.sampling import CountingDenoiser
 from mrs.train import list_pretrained, load_pretrained
-
-
-class CountingDenoiser:
-    """Wraps a denoiser and counts the images it has been asked about (NFE x batch)."""
-
-    def __init__(self, denoise):
-        self.denoise, self.images = denoise, 0
-
-    def __call__(self, x_t, t, y, mask):
-        self.images += x_t.shape[0]
-        return self.denoise(x_t, t, y, mask)
 
 
 def fine_schedule(info: dict, proc, steps: int) -> mrs.Schedule:

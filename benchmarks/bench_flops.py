@@ -100,10 +100,7 @@ def main() -> None:
                    help="timed forward passes and matmuls (default 10; --quick: 2)")
     args = p.parse_args()
     device = common.resolve_device(args.device)
-    presets = [s for s in args.presets.split(",") if s]
-    for s in presets:
-        if s not in CONFIGS:
-            p.error(f"unknown preset {s!r}; choose from {sorted(CONFIGS)}")
+    presets = common.parse_presets(p, args.presets, CONFIGS)
     repeats = args.repeats or (2 if args.quick else 10)
     env = common.environment(device)
     common.progress(common.environment_line(env))

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import time
 
 import common
@@ -40,23 +39,12 @@ import mrs
 import mrs.fast
 from mrs.data import validation_split
 from mrs.nets import SwinUNet, SwinUNetConfig
+from mrs.sampling import CountingDenoiser
 
 SIZES = {"tiny": 32, "paper": 64}
 REFERENCE_FORWARD_S = 0.71  # ResShift's UNetModelSwin, paper config, 1x64x64, 2 CPU cores (issue)
 REFERENCE_TARGET = 1.5
 VARIANTS = ("plain", "fast", "fast+keep_freed_memory")
-
-
-class CountingDenoiser:
-    """Wraps a denoiser and counts the images it has been asked about (NFE x batch)."""
-
-    def __init__(self, denoise):
-        self.denoise, self.images, self.calls = denoise, 0, 0
-
-    def __call__(self, x_t, t, y, mask):
-        self.images += x_t.shape[0]
-        self.calls += 1
-        return self.denoise(x_t, t, y, mask)
 
 
 def build_net(preset: str, device) -> SwinUNet:
@@ -154,17 +142,12 @@ def main() -> None:
     p.add_argument("--compile", action="store_true",
                    help="also time prepare_for_inference(net, compile=True) for tiny "
                         "(compilation takes minutes on CPU)")
-    common.add_child_arg(p)
-    args = p.parse_args()
-    if args.memory_child is not None:
-        common.child_reply(memory_child(json.loads(args.memory_child)))
+    args = common.parse_args_or_child(p, memory_child)
+    if args is None:
         return
 
     device = common.resolve_device(args.device)
-    presets = [s for s in args.presets.split(",") if s]
-    for s in presets:
-        if s not in SIZES:
-            p.error(f"unknown preset {s!r}; choose from {sorted(SIZES)}")
+    presets = common.parse_presets(p, args.presets, SIZES)
     batches = [int(b) for b in (args.batches or ("1,2" if args.quick else "1,8")).split(",")]
     repeats = args.repeats or (1 if args.quick else 5)
     fwd_repeats = args.forward_repeats or (2 if args.quick else 10)

@@ -27,7 +27,6 @@ Run:  .venv/bin/python benchmarks/bench_training.py [--quick] [--device cpu|cuda
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 
@@ -164,16 +163,11 @@ def main() -> None:
     p.add_argument("--breakdown-repeats", type=int, default=None,
                    help="timed phase breakdowns of a tiny step per optimizer (default 20; --quick: 3)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurements")
-    common.add_child_arg(p)
-    args = p.parse_args()
-    if args.memory_child is not None:
-        common.child_reply(memory_child(json.loads(args.memory_child)))
+    args = common.parse_args_or_child(p, memory_child)
+    if args is None:
         return
     device = common.resolve_device(args.device)
-    presets = [s for s in args.presets.split(",") if s]
-    for s in presets:
-        if s not in SIZES:
-            p.error(f"unknown preset {s!r}; choose from {sorted(SIZES)}")
+    presets = common.parse_presets(p, args.presets, SIZES)
     opt_names = [s for s in args.optimizers.split(",") if s]
     n_break = args.breakdown_repeats or (3 if args.quick else 20)
     env = common.environment(device)

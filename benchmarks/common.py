@@ -352,5 +352,25 @@ def memory_in_subprocess(script_file: str, config: dict, timeout: float = 1800) 
         return {"error": f"child printed no JSON: {lines[-1][:200]}"}
 
 
+def parse_args_or_child(parser: argparse.ArgumentParser, child):
+    """Parse the command line. A memory child (``--memory-child JSON``) runs ``child(config)``,
+    prints its reply and gets ``None``; the parent gets the parsed arguments."""
+    add_child_arg(parser)
+    args = parser.parse_args()
+    if args.memory_child is not None:
+        child_reply(child(json.loads(args.memory_child)))
+        return None
+    return args
+
+
+def parse_presets(parser: argparse.ArgumentParser, text: str, known) -> list:
+    """``"tiny,paper"`` as a list, each checked against ``known`` (a parser error otherwise)."""
+    presets = [s for s in text.split(",") if s]
+    for s in presets:
+        if s not in known:
+            parser.error(f"unknown preset {s!r}; choose from {sorted(known)}")
+    return presets
+
+
 def child_reply(result: dict) -> None:
     print(json.dumps(result, default=_json_default), flush=True)

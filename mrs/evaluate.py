@@ -33,7 +33,7 @@ from .data import open_image, validation_split
 from .masks import MASK_KINDS
 from .nets import SwinUNet
 from .processes import Process
-from .sampling import sample
+from .sampling import CountingDenoiser, sample
 from .train import list_pretrained, load_pretrained
 
 __all__ = ["evaluate", "EvalResult", "inpaint_image", "read_inpainting_inputs", "find_checkpoints",
@@ -188,15 +188,6 @@ class EvalResult:
         return fig
 
 
-class _Counted:
-    """A denoiser that counts how many images it has denoised (the NFE times the batch)."""
-
-    def __init__(self, denoise):
-        self.denoise, self.images = denoise, 0
-
-    def __call__(self, x_t, t, y, mask):
-        self.images += x_t.shape[0]
-        return self.denoise(x_t, t, y, mask)
 
 
 def _resolve(models, device):
@@ -312,7 +303,7 @@ def evaluate(models, images=None, n: int = 16, size: int = 32, mask_kinds=MASK_K
                 denoise(y, torch.full((1,), proc.steps, device=device), y, mask)
         for kind in kinds:
             x0, mask, y = (z.to(device) for z in split[kind])
-            counted, g = _Counted(denoise), torch.Generator().manual_seed(seed)
+            counted, g = CountingDenoiser(denoise), torch.Generator().manual_seed(seed)
             step = batch_size or x0.shape[0]
             # 2. sample (timed), the same noise stream for every model
             _sync(device)

@@ -16,7 +16,7 @@ from ._checks import check_image, check_like, check_mask
 from .processes import Process
 
 __all__ = ["sample", "sample_progressive", "StepOutput", "Trajectory", "oracle_denoiser",
-           "leaky_oracle"]
+           "leaky_oracle", "CountingDenoiser"]
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -174,3 +174,18 @@ def leaky_oracle(x0: torch.Tensor, proc: Process, leak: float = 0.1) -> Denoiser
         return x0 + leak * (x_t - mean)
 
     return denoise
+
+
+class CountingDenoiser:
+    """Wraps a denoiser and counts its work: ``calls`` (network evaluations) and ``images``
+    (evaluations times the batch), so that ``images / batch`` is the NFE per image."""
+
+    def __init__(self, denoiser: Denoiser):
+        if not callable(denoiser):
+            raise ValueError("denoiser must be callable as denoiser(x_t, t, y, mask) -> x0_pred")
+        self.denoise, self.calls, self.images = denoiser, 0, 0
+
+    def __call__(self, x_t, t, y, mask):
+        self.calls += 1
+        self.images += x_t.shape[0]
+        return self.denoise(x_t, t, y, mask)

@@ -1,0 +1,49 @@
+"""The benchmark scripts run end to end (smoke runs with --quick and small settings).
+
+Timings are not asserted: only that each script finishes, prints its table and writes a JSON
+file with the fields notebook 12 reads, so that the scripts cannot rot unnoticed.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = {
+    "bench_flops": ["--presets", "tiny", "--repeats", "1"],
+    "bench_sampling": ["--presets", "tiny", "--batches", "1", "--no-memory", "--repeats", "1"],
+    "bench_training": ["--presets", "tiny", "--steps", "1", "--warmup", "1",
+                       "--breakdown-repeats", "1", "--optimizers", "fused,foreach"],
+    "bench_baselines": ["--n", "2", "--repaint-steps", "12", "--resamplings", "2",
+                        "--jump-length", "5", "--no-paper"],
+    "bench_region": ["--sizes", "32", "--fractions", "0.1", "--images", "1", "--repeats", "1",
+                     "--margins", "4", "--no-irregular"],
+}
+FIELDS = {
+    "bench_flops": lambda d: d["presets"]["tiny"]["forward"]["fast"]["achieved_gflops"] > 0,
+    "bench_sampling": lambda d: {r["variant"] for r in d["sampling"]} >= {"plain", "fast"},
+    "bench_training": lambda d: d["presets"]["tiny"]["optimizers"]["fused"]["steps_per_hour"] > 0,
+    "bench_baselines": lambda d: d["samplers"]["EMMD 4 steps"]["nfe_per_image"] == 4,
+    "bench_region": lambda d: {r["variant"] for r in d["results"]} == {"full", "margin 4"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_benchmark_script_runs(name, tmp_path):
+    out = tmp_path / f"{name}.json"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    cmd = [sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), "--out", str(out)]
+    if name != "bench_region":
+        cmd += ["--quick", "--device", "cpu"]
+    else:
+        cmd += ["--quick"]
+    proc = subprocess.run(cmd + CASES[name], capture_output=True, text=True, timeout=600,
+                          cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "|" in proc.stdout or "---" in proc.stdout          # a table was printed
+    data = json.loads(out.read_text())
+    assert FIELDS[name](data)

@@ -31,11 +31,12 @@ def check_mask(name: str, mask, like: torch.Tensor | None = None, values: bool =
     """A mask ``[B, 1, H, W]`` with values in [0, 1] (1 = hole); batch and size match ``like``.
     ``values=False`` checks only the metadata (no host sync on an accelerator)."""
     check_image(name, mask, channels=1, finite=values)
-    lo, hi = (float(mask.min()), float(mask.max())) if values else (0.0, 1.0)
-    if lo < 0.0 or hi > 1.0:
-        raise ValueError(
-            f"{name} values must lie in [0, 1] (1 = hole, 0 = known), got range [{lo:g}, {hi:g}]"
-        )
+    if values:
+        lo, hi = float(mask.min()), float(mask.max())
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(
+                f"{name} values must lie in [0, 1] (1 = hole, 0 = known), got range [{lo:g}, {hi:g}]"
+            )
     if like is not None:
         if mask.shape[0] != like.shape[0] or mask.shape[2:] != like.shape[2:]:
             raise ValueError(
@@ -63,11 +64,13 @@ def check_like(name: str, x, ref: torch.Tensor, ref_name: str, finite: bool = Tr
     return x
 
 
-def check_t(t, steps: int, batch: int, device=None, values: bool = True) -> torch.Tensor:
+def check_t(t, steps: int, batch: int, device=None, values: bool = True,
+            fractional: bool = False) -> torch.Tensor:
     """Diffusion times: an int or an integer tensor ``[B]`` with values in 1..T.
 
-    Returns a LongTensor ``[B]`` on ``device``. ``values=False`` skips the range check (no host
-    sync on an accelerator).
+    Returns a LongTensor ``[B]`` on ``device``. With ``fractional=True`` a floating tensor of
+    times in [1, T] is accepted too and returned as float32. ``values=False`` skips the range
+    check (no host sync on an accelerator).
     """
     if isinstance(t, bool):
         raise ValueError(f"t must be an int or a LongTensor [B] with values in 1..{steps}")
@@ -75,12 +78,19 @@ def check_t(t, steps: int, batch: int, device=None, values: bool = True) -> torc
         t = torch.full((batch,), t, dtype=torch.long, device=device)
     if not isinstance(t, torch.Tensor):
         raise ValueError(f"t must be an int or a LongTensor [B], got {type(t).__name__}")
-    if t.is_floating_point() or t.dtype == torch.bool or t.is_complex():
+    floating = t.is_floating_point()
+    if (floating and not fractional) or t.dtype == torch.bool or t.is_complex():
         raise ValueError(f"t must hold integers (a LongTensor), got dtype {t.dtype}")
     if t.dim() == 0:
         t = t.expand(batch)
     if t.dim() != 1 or t.shape[0] != batch:
         raise ValueError(f"t must have shape [{batch}] (one time per image), got {tuple(t.shape)}")
+    if floating:
+        if values and (not bool(torch.isfinite(t).all()) or float(t.min()) < 1.0
+                       or float(t.max()) > steps):
+            raise ValueError(f"fractional times t must lie in [1, {steps}], got "
+                             f"{float(t.min()):g}..{float(t.max()):g}")
+        return t.to(device=device, dtype=torch.float32)
     if values and (int(t.min()) < 1 or int(t.max()) > steps):
         raise ValueError(
             f"t must lie in 1..{steps} (t = 0 is the clean image), got values "

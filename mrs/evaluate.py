@@ -188,8 +188,6 @@ class EvalResult:
         return fig
 
 
-
-
 def _resolve(models, device):
     """label -> (denoiser, proc, net or None) from the ``models`` argument of ``evaluate``."""
     if not isinstance(models, dict) or not models:

@@ -327,17 +327,7 @@ class SwinUNet(nn.Module):
     # -- input checks -------------------------------------------------------------------------
     def _check_time(self, t, x_t):
         """``t`` as a LongTensor [B] in 1..T, or a float tensor [B] of fractional times in [1, T]."""
-        T, B = self.cfg.steps, x_t.shape[0]
-        if isinstance(t, torch.Tensor) and t.is_floating_point():
-            if t.dim() == 0:
-                t = t.expand(B)
-            if t.shape != (B,):
-                raise ValueError(f"t must have shape [{B}] (one time per image), got {tuple(t.shape)}")
-            if not bool(torch.isfinite(t).all()) or float(t.min()) < 1.0 or float(t.max()) > T:
-                raise ValueError(f"fractional times t must lie in [1, {T}], got "
-                                 f"{float(t.min()):g}..{float(t.max()):g}")
-            return t.to(device=x_t.device, dtype=torch.float32)
-        return check_t(t, T, B, device=x_t.device)
+        return check_t(t, self.cfg.steps, x_t.shape[0], device=x_t.device, fractional=True)
 
     def _check(self, x_t, t, y, mask, noise_map):
         cfg = self.cfg

@@ -140,7 +140,7 @@ class Process:
     def q_step(self, x_prev, x0, y, mask, t, noise=None, generator=None):
         """One forward kernel step ``t-1 -> t``: ``N(x_{t-1} + rho alpha_t e0, kappa^2 rho alpha_t)``."""
         t = self._check(x0, y, mask, t)
-        check_like("x_prev", x_prev, x0, "x0")
+        check_like("x_prev", x_prev, x0, "x0", finite=not self._trusted)
         rho = self._rate(mask)
         alpha = _extract(self.alpha, t, x0)
         eps = draw_noise(x0, noise, generator)
@@ -285,7 +285,7 @@ class MaskedVariance(Process):
     def q_step(self, x_prev, x0, y, mask, t, noise=None, generator=None):
         """``x_t = x_{t-1} + alpha_t e0 + m kappa sqrt(alpha_t) eps``."""
         t = self._check(x0, y, mask, t)
-        check_like("x_prev", x_prev, x0, "x0")
+        check_like("x_prev", x_prev, x0, "x0", finite=not self._trusted)
         m = self._rate(mask)
         alpha = _extract(self.alpha, t, x0)
         eps = draw_noise(x0, noise, generator)

@@ -16,9 +16,9 @@ import math
 
 import torch
 
-from ._checks import check_like, check_t
+from ._checks import check_t
 from .processes import Process
-from .sampling import Denoiser, _check_inputs
+from .sampling import Denoiser, _check_inputs, _PredictionChecks
 from .schedule import Schedule
 
 __all__ = ["repaint_times", "repaint_sample", "fractional_times", "warp_denoiser"]
@@ -105,30 +105,30 @@ def repaint_sample(
     from tqdm.auto import tqdm
 
     nfe, x0_hat = 0, None
+    checks = _PredictionChecks(proc, y)
     with torch.inference_mode():
         # 1. start from the prior x_T ~ N(y, kappa^2 rho eta_T)
         x = proc.prior_sample(y, mask, generator=generator)
         moves = zip(path[:-1], path[1:])
         for t_from, t_to in tqdm(moves, total=len(path) - 1, disable=not progress, desc="repaint",
                                  leave=False):
-            if t_to < t_from:
-                t = t_from
-                t_batch = torch.full((y.shape[0],), t, dtype=torch.long, device=y.device)
-                # 2. predict x0 from x_t
-                x0_hat = denoiser(x, t_batch, y, mask)
-                nfe += 1
-                try:
-                    check_like("x0_pred", x0_hat, y, "y")
-                except ValueError as err:
-                    raise ValueError(f"the denoiser at t={t} returned a bad prediction: {err}") from None
-                # 3. the hole: a reverse step with the prediction in place of x0
-                x_unk = proc.p_step(x, x0_hat, y, mask, t_batch, generator=generator)
-                # 4. the known region: forward-noised y at t-1 (y itself at t-1 = 0)
-                x_kn = proc.q_sample(y, y, mask, t - 1, generator=generator) if t > 1 else y
-                x = mask * x_unk + (1 - mask) * x_kn
-            else:
-                # 5. jump back up: one forward kernel step t-1 -> t with x0_hat for x0
-                x = proc.q_step(x, x0_hat, y, mask, t_to, generator=generator)
+            with checks.scope():
+                if t_to < t_from:
+                    t = t_from
+                    t_batch = torch.full((y.shape[0],), t, dtype=torch.long, device=y.device)
+                    # 2. predict x0 from x_t
+                    x0_hat = denoiser(x, t_batch, y, mask)
+                    nfe += 1
+                    checks(x0_hat, t)
+                    # 3. the hole: a reverse step with the prediction in place of x0
+                    x_unk = proc.p_step(x, x0_hat, y, mask, t_batch, generator=generator)
+                    # 4. the known region: forward-noised y at t-1 (y itself at t-1 = 0)
+                    x_kn = proc.q_sample(y, y, mask, t - 1, generator=generator) if t > 1 else y
+                    x = mask * x_unk + (1 - mask) * x_kn
+                else:
+                    # 5. jump back up: one forward kernel step t-1 -> t with x0_hat for x0
+                    x = proc.q_step(x, x0_hat, y, mask, t_to, generator=generator)
+        checks.finish()
     return (x, nfe) if return_nfe else x
 
 

@@ -64,6 +64,39 @@ def _defer_value_checks(device: torch.device) -> bool:
     return device.type != "cpu"
 
 
+class _PredictionChecks:
+    """The checks of a sampling loop. On CPU every prediction is checked at once. On an
+    accelerator the loop reads no values back: the process only checks shapes inside ``scope()``
+    (``Process.trusted_inputs``; ``y`` and ``mask`` were validated before the loop) and the
+    predictions' finiteness is collected on the device and checked once, by ``finish()``. Either
+    way a bad prediction raises ``ValueError`` naming its ``t``."""
+
+    def __init__(self, proc: Process, y: torch.Tensor):
+        self.proc, self.y = proc, y
+        self.defer = _defer_value_checks(y.device)
+        self.ts, self.finite = [], []
+
+    def scope(self):
+        return self.proc.trusted_inputs() if self.defer else contextlib.nullcontext()
+
+    def __call__(self, x0_pred, t: int):
+        try:
+            check_like("x0_pred", x0_pred, self.y, "y", finite=not self.defer)
+        except ValueError as err:
+            raise ValueError(f"the denoiser at t={t} returned a bad prediction: {err}") from None
+        if self.defer:
+            self.ts.append(t)
+            self.finite.append(torch.isfinite(x0_pred).all())
+
+    def finish(self):
+        if self.finite:
+            ok = torch.stack(self.finite)
+            if not bool(ok.all()):
+                t_bad = self.ts[int(ok.float().argmin())]
+                raise ValueError(f"the denoiser at t={t_bad} returned a bad prediction: x0_pred "
+                                 f"contains NaN or Inf values")
+
+
 def sample_progressive(
     proc: Process,
     denoiser: Denoiser,
@@ -73,33 +106,22 @@ def sample_progressive(
 ) -> Iterator[StepOutput]:
     """Yield every reverse step of ancestral sampling (see ``sample``)."""
     _check_inputs(proc, denoiser, y, mask)
-    # on an accelerator a value check is a host sync: there the predictions' finiteness is
-    # collected on the device and checked once, after the last step
-    defer = _defer_value_checks(y.device)
-    finite = []
+    checks = _PredictionChecks(proc, y)
     with torch.inference_mode():
         # 1. start from the prior x_T ~ N(y, kappa^2 rho eta_T)
         x = proc.prior_sample(y, mask, generator=generator)
         ts = torch.arange(proc.steps, 0, -1, device=y.device)
         for i, t in enumerate(range(proc.steps, 0, -1)):
             t_batch = ts[i].expand(y.shape[0])
-            with proc.trusted_inputs() if defer else contextlib.nullcontext():
+            with checks.scope():
                 # 2. predict x0 from the current state
                 x0_pred = denoiser(x, t_batch, y, mask)
-                try:
-                    check_like("x0_pred", x0_pred, y, "y", finite=not defer)
-                except ValueError as err:
-                    raise ValueError(f"the denoiser at t={t} returned a bad prediction: {err}") from None
-                if defer:
-                    finite.append(torch.isfinite(x0_pred).all())
+                checks(x0_pred, t)
                 # 3. draw x_{t-1} from the posterior with the prediction in place of x0
                 x_prev = proc.p_step(x, x0_pred, y, mask, t_batch, generator=generator)
             yield StepOutput(t=t, x_t=x, x0_pred=x0_pred, x_prev=x_prev)
             x = x_prev
-        if finite and not bool(torch.stack(finite).all()):
-            t_bad = proc.steps - int(torch.stack(finite).float().argmin())
-            raise ValueError(f"the denoiser at t={t_bad} returned a bad prediction: x0_pred "
-                             f"contains NaN or Inf values")
+        checks.finish()
 
 
 def sample(

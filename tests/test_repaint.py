@@ -232,3 +232,23 @@ def test_drift_of_every_move_with_almost_no_noise(name, batch):
     repaint_sample(proc, den, y, mask, jump_length=3, resamplings=3,
                    generator=torch.Generator().manual_seed(0))
     assert len(err) == nfe_formula(12, 3, 3) and max(err) < 1e-3
+
+
+def test_repaint_deferred_checks_name_the_bad_step(monkeypatch):
+    """The accelerator path (no value read-backs per move), forced on CPU: a NaN prediction is
+    still reported with its t, after the loop."""
+    import mrs.sampling
+
+    monkeypatch.setattr(mrs.sampling, "_defer_value_checks", lambda device: True)
+    proc = mrs.make_process("resshift", mrs.Schedule.exponential(steps=6))
+    x0 = torch.zeros(1, 3, 8, 8)
+    mask = mrs.masks.box_mask(8, 2, 2, 4, 4)
+
+    def bad_at_3(x_t, t, y, m):
+        out = torch.zeros_like(x_t)
+        if int(t[0]) == 3:
+            out[0, 0, 0, 0] = float("nan")
+        return out
+
+    with pytest.raises(ValueError, match="t=3"):
+        repaint_sample(proc, bad_at_3, x0, mask, jump_length=2, resamplings=2)

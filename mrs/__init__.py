@@ -1,38 +1,74 @@
 """Masked ResShift (``mrs``): few-step residual-shifting diffusion for inpainting.
 
-Conventions (shared/DESIGN.md): images ``[B, C, H, W]`` in [-1, 1]; mask ``[B, 1, H, W]`` with
-**1 = hole (unknown), 0 = known**; ``y = (1 - M) x0 + M fill``; time ``t = 1..T`` with ``eta_0 = 0``.
+Conventions: images ``[B, C, H, W]`` in [-1, 1]; mask ``[B, 1, H, W]`` with **1 = hole
+(unknown), 0 = known**; ``y = (1 - M) x0 + M fill``; time ``t = 1..T`` with ``eta_0 = 0``.
+
+The package is built in layers, each importing only the ones above it in this list:
+``mrs.core`` (schedule, masks, processes, metrics) -> ``mrs.data`` -> ``mrs.sampling`` ->
+``mrs.nets`` -> ``mrs.pipelines`` (checkpoints, ``load_pretrained``) -> ``mrs.training`` ->
+``mrs.evaluation`` -> ``mrs.ui`` (viz, widgets, the command line).
 """
 
-from . import data, masks, metrics
+from . import core, data, sampling
+from .core import (
+    BaseProcess,
+    Process,
+    ProcessSpec,
+    Schedule,
+    ScheduleSpec,
+    make_process,
+    masks,
+    metrics,
+    process_names,
+    register_process,
+)
+from .core.masks import degrade
+from .core.metrics import hole_psnr, psnr, seam_score, ssim
 from .data import synthetic_faces
-from .masks import degrade
-from .metrics import hole_psnr, psnr, seam_score, ssim
-from .processes import PROCESS_NAMES, Process, make_process
 from .sampling import (
+    Sampler,
     StepOutput,
     Trajectory,
     leaky_oracle,
+    make_sampler,
     oracle_denoiser,
+    register_sampler,
     sample,
     sample_progressive,
 )
-from .schedule import Schedule
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+# heavier parts load on first use (torch.nn networks, matplotlib, ipywidgets)
+_LAZY = {
+    "nets": "mrs.nets", "pipelines": "mrs.pipelines", "training": "mrs.training",
+    "evaluation": "mrs.evaluation", "ui": "mrs.ui",
+    "viz": "mrs.ui.viz", "widgets": "mrs.ui.widgets", "gaussian": "mrs.sampling.gaussian",
+    "repaint": "mrs.sampling.repaint", "fast": "mrs.nets.fast",
+    "TrainConfig": ("mrs.training", "TrainConfig"), "Trainer": ("mrs.training", "Trainer"),
+    "load_pretrained": ("mrs.pipelines", "load_pretrained"),
+    "list_pretrained": ("mrs.pipelines", "list_pretrained"),
+    "InpaintPipeline": ("mrs.pipelines", "InpaintPipeline"),
+    "register_net": ("mrs.nets", "register_net"),
+    "evaluate": ("mrs.evaluation", "evaluate"),
+}
 
 
 def __getattr__(name):
-    # heavier modules load on first use: mrs.viz (matplotlib), mrs.gaussian, mrs.nets, mrs.train ...
-    if name in ("viz", "gaussian", "nets", "train", "losses", "checkpoint", "evaluate", "widgets",
-                "fast", "repaint"):
-        import importlib
+    import importlib
 
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'mrs' has no attribute {name!r}")
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'mrs' has no attribute {name!r}")
+    if isinstance(target, str):
+        return importlib.import_module(target)
+    return getattr(importlib.import_module(target[0]), target[1])
+
 
 __all__ = [
-    "Schedule", "make_process", "Process", "PROCESS_NAMES", "sample", "sample_progressive",
-    "StepOutput", "Trajectory", "oracle_denoiser", "leaky_oracle", "degrade", "synthetic_faces",
-    "psnr", "hole_psnr", "seam_score", "ssim", "data", "masks", "metrics",
+    "Schedule", "ScheduleSpec", "make_process", "BaseProcess", "Process", "ProcessSpec",
+    "register_process", "process_names", "sample", "sample_progressive", "StepOutput", "Trajectory",
+    "Sampler", "make_sampler", "register_sampler", "oracle_denoiser", "leaky_oracle", "degrade",
+    "synthetic_faces", "psnr", "hole_psnr", "seam_score", "ssim", "core", "data", "sampling", "masks",
+    "metrics", *_LAZY,
 ]

@@ -5,7 +5,7 @@ import mrs
 
 @pytest.fixture(scope="session")
 def paper_schedule():
-    return mrs.Schedule.exponential(steps=4, kappa=2.0, min_noise_level=0.2, etas_end=0.99,
+    return mrs.Schedule.exponential(T=4, kappa=2.0, min_noise_level=0.2, etas_end=0.99,
                                     power=0.3)
 
 
@@ -22,6 +22,6 @@ def make(name, sch):
     return mrs.make_process(name, sch, **opts)
 
 
-@pytest.fixture(params=list(mrs.PROCESS_NAMES))
+@pytest.fixture(params=list(mrs.process_names()))
 def proc(request, paper_schedule):
     return make(request.param, paper_schedule)

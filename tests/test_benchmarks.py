@@ -1,7 +1,8 @@
 """The benchmark scripts run end to end (smoke runs with --quick and small settings).
 
 Timings are not asserted: only that each script finishes, prints its table and writes a JSON
-file with the fields notebook 12 reads, so that the scripts cannot rot unnoticed.
+file with the fields notebook 12 reads, and that ``--report`` prints the tables again from that
+file alone (measuring and reporting are separate), so that the scripts cannot rot unnoticed.
 """
 
 import json
@@ -36,14 +37,15 @@ FIELDS = {
 def test_benchmark_script_runs(name, tmp_path):
     out = tmp_path / f"{name}.json"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    cmd = [sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), "--out", str(out)]
-    if name != "bench_region":
-        cmd += ["--quick", "--device", "cpu"]
-    else:
-        cmd += ["--quick"]
+    script = str(ROOT / "benchmarks" / f"{name}.py")
+    cmd = [sys.executable, script, "--out", str(out), "--quick", "--device", "cpu"]
     proc = subprocess.run(cmd + CASES[name], capture_output=True, text=True, timeout=600,
                           cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "|" in proc.stdout or "---" in proc.stdout          # a table was printed
+    assert "\n| " in proc.stdout                                # a table was printed
     data = json.loads(out.read_text())
     assert FIELDS[name](data)
+    again = subprocess.run([sys.executable, script, "--report", str(out)], capture_output=True,
+                           text=True, timeout=120, cwd=ROOT, env=env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.split("### ", 1)[1] == proc.stdout.split("### ", 1)[1]

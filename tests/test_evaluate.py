@@ -13,9 +13,9 @@ import torch
 from PIL import Image
 
 import mrs
-from mrs import losses
-from mrs.evaluate import EvalResult, evaluate, find_checkpoints, inpaint_image, read_inpainting_inputs
-from mrs.train import TrainConfig, Trainer, export_weights, load_pretrained
+from mrs.evaluation import EvalResult, evaluate
+from mrs.pipelines import export_weights, find_checkpoints, load_pretrained, read_inpainting_inputs
+from mrs.training import TrainConfig, Trainer, losses
 
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("irregular", "box", "outpaint")
@@ -48,7 +48,7 @@ def no_lpips(monkeypatch):
 @pytest.fixture
 def oracle_result(no_lpips):
     x0 = mrs.synthetic_faces(3, 16, seed=5)
-    proc = mrs.make_process("emmd", mrs.Schedule.exponential(steps=3))
+    proc = mrs.make_process("emmd", mrs.Schedule.exponential(T=3))
     models = {"oracle": (mrs.oracle_denoiser(x0), proc), "leaky": (mrs.leaky_oracle(x0, proc, 0.3), proc)}
     return evaluate(models, images=x0, n=3), x0
 
@@ -96,7 +96,7 @@ def test_markdown_csv_grids_and_files(oracle_result, tmp_path):
 
 def evaluate_again(res):
     x0 = res.x0
-    proc = mrs.make_process("emmd", mrs.Schedule.exponential(steps=3))
+    proc = mrs.make_process("emmd", mrs.Schedule.exponential(T=3))
     models = {"oracle": (mrs.oracle_denoiser(x0), proc), "leaky": (mrs.leaky_oracle(x0, proc, 0.3), proc)}
     return evaluate(models, images=x0, n=3).to_markdown(timings=False)
 
@@ -104,7 +104,7 @@ def evaluate_again(res):
 @pytest.mark.parametrize("steps", [2, 5])
 @pytest.mark.parametrize("batch_size", [None, 2])
 def test_nfe_per_image_is_T(no_lpips, steps, batch_size):
-    proc = mrs.make_process("resshift", mrs.Schedule.exponential(steps=steps))
+    proc = mrs.make_process("resshift", mrs.Schedule.exponential(T=steps))
     res = evaluate({"copy y": (lambda x_t, t, y, mask: y, proc)}, n=3, size=16, mask_kinds=("box",),
                    batch_size=batch_size)
     assert res.nfe[("copy y", "box")] == steps and res.table[0]["nfe"] == steps
@@ -112,9 +112,11 @@ def test_nfe_per_image_is_T(no_lpips, steps, batch_size):
 
 def test_checkpoints_by_path_and_by_net(no_lpips, checkpoints):
     path = checkpoints / "emmd_smooth.json"
-    net, proc, _ = load_pretrained(path)
-    res = evaluate({"path": str(path), "net": (net, proc)}, n=2, size=16, mask_kinds=("box", "mixed"))
-    assert [r["nfe"] for r in res.table] == [4, 4, 4, 4]
+    pipe = load_pretrained(path)
+    res = evaluate({"path": str(path), "net": (pipe.net, pipe.process), "pipe": pipe}, n=2, size=16,
+                   mask_kinds=("box", "mixed"))
+    assert [r["nfe"] for r in res.table] == [4] * 6
+    assert torch.equal(res.samples[("path", "box")], res.samples[("pipe", "box")])
     # the same noise for every model: the same net gives the same samples
     assert torch.equal(res.samples[("path", "box")], res.samples[("net", "box")])
     assert find_checkpoints(checkpoints) == [str(checkpoints / "resshift"), str(checkpoints / "emmd_smooth")]
@@ -123,18 +125,15 @@ def test_checkpoints_by_path_and_by_net(no_lpips, checkpoints):
 class _FakeLPIPS(torch.nn.Module):
     """Stands in for lpips.LPIPS: the mean squared error, shape [B, 1, 1, 1]."""
 
-    def __init__(self, random_backbone):
-        super().__init__()
-        self.random_backbone = random_backbone
-
     def forward(self, a, b, normalize=False):
         return ((a - b) ** 2).mean(dim=(1, 2, 3), keepdim=True)
 
 
 @pytest.mark.parametrize("random_backbone", [True, False])
 def test_lpips_only_with_real_weights(monkeypatch, random_backbone):
-    monkeypatch.setattr(losses, "load_lpips", lambda *a, **k: _FakeLPIPS(random_backbone))
-    proc = mrs.make_process("emmd", mrs.Schedule.exponential(steps=2))
+    fake = losses.LPIPSMetric(_FakeLPIPS(), "alex", random_backbone)
+    monkeypatch.setattr(losses, "load_lpips", lambda *a, **k: fake)
+    proc = mrs.make_process("emmd", mrs.Schedule.exponential(T=2))
     res = evaluate({"copy y": (lambda x_t, t, y, mask: y, proc)}, n=2, size=16, mask_kinds=("box",))
     md = res.to_markdown()
     if random_backbone:  # numbers from random weights are never reported
@@ -146,7 +145,7 @@ def test_lpips_only_with_real_weights(monkeypatch, random_backbone):
 
 
 def test_bad_arguments(no_lpips):
-    proc = mrs.make_process("emmd", mrs.Schedule.exponential(steps=2))
+    proc = mrs.make_process("emmd", mrs.Schedule.exponential(T=2))
     ok = {"a": (lambda x_t, t, y, mask: y, proc)}
     with pytest.raises(ValueError, match="models"):
         evaluate({})
@@ -181,8 +180,8 @@ def _mask(path, w, h, box, rgb=False):
 def test_inpaint_image_keeps_size_and_known_pixels(checkpoints, tmp_path, w, h):
     orig = _picture(tmp_path / "img.png", w, h)
     _mask(tmp_path / "mask.png", w // 2, h // 2, (2, 3, 4, 5), rgb=True)  # half size: resized
-    net, proc, info = load_pretrained(checkpoints / "emmd_smooth")
-    out = np.asarray(inpaint_image(tmp_path / "img.png", tmp_path / "mask.png", net, proc, 16))
+    pipe = load_pretrained(checkpoints / "emmd_smooth")
+    out = np.asarray(pipe.inpaint(tmp_path / "img.png", tmp_path / "mask.png"))
     _, hole = read_inpainting_inputs(tmp_path / "img.png", tmp_path / "mask.png")
     assert hole.shape == (h, w) and hole.any()
     assert out.shape == orig.shape

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import mrs
-from mrs.fast import prepare_for_inference, region_box, region_denoiser
+from mrs.nets.fast import prepare_for_inference, region_box, region_denoiser
 from mrs.nets import SwinUNet, SwinUNetConfig
 
 
@@ -155,7 +155,7 @@ def test_forward_flops_scale_with_batch_and_pixels():
 def test_deferred_value_checks_name_the_bad_step(monkeypatch):
     """On accelerators the sampler checks the predictions for NaN once, after the last step; the
     error still names the first bad step. Simulated on CPU by forcing the deferred path."""
-    monkeypatch.setattr(mrs.sampling, "_defer_value_checks", lambda device: True)
+    monkeypatch.setattr(mrs.sampling.ancestral, "defer_value_checks", lambda device: True)
     x0 = mrs.data.synthetic_faces(1, 16, seed=0)
     mask = _box(16, 4, 4, 6, 6)
     y = mrs.masks.degrade(x0, mask)

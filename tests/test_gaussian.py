@@ -45,7 +45,7 @@ def test_true_conditional_by_rejection_sampling():
     assert float(kept.var()) == pytest.approx(float(cov[0, 0]), rel=0.1)
 
 
-@pytest.mark.parametrize("name", mrs.PROCESS_NAMES)
+@pytest.mark.parametrize("name", mrs.process_names())
 @pytest.mark.parametrize("t", [1, 4])
 def test_bayes_denoiser_is_the_conditional_mean(name, t, tiny):
     """E[x0 | x_t, y] is characterised by orthogonality: the error x0 - x0_hat has zero mean and

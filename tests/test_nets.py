@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import mrs
-import mrs.swin
+import mrs.nets.swin
 from mrs.nets import SwinUNet, SwinUNetConfig, count_parameters
-from mrs.swin import SwinBlock, shift_window_mask, window_partition, window_reverse
+from mrs.nets.swin import SwinBlock, shift_window_mask, window_partition, window_reverse
 
 RESSHIFT_FACE_PARAMS = 118.7e6   # ResShift's UNetModelSwin, face inpainting config
 
@@ -43,8 +43,7 @@ def test_presets_and_replace():
     paper = SwinUNetConfig.preset("paper")
     assert paper == SwinUNetConfig()
     assert (paper.model_channels, paper.channel_mult, paper.window_size) == (160, (1, 2, 2, 4), 4)
-    assert paper.kappa == 2.0 and len(paper.etas) == 4
-    assert paper.etas == pytest.approx([float(e) for e in mrs.Schedule.exponential().etas[1:]])
+    assert paper.schedule == mrs.ScheduleSpec() and paper.T == 4
     assert replace(paper, use_noise_map=True).use_noise_map
     with pytest.raises(ValueError, match="unknown preset"):
         SwinUNetConfig.preset("huge")
@@ -52,9 +51,9 @@ def test_presets_and_replace():
         SwinUNetConfig(attention_levels=(4,))
     with pytest.raises(ValueError, match="num_head_channels"):
         SwinUNetConfig(swin_embed_dim=100)
-    sch = mrs.Schedule.exponential(steps=3, kappa=1.0)
+    sch = mrs.Schedule.exponential(T=3, kappa=1.0)
     cfg = SwinUNetConfig.preset("tiny", schedule=sch)
-    assert cfg.steps == 3 and cfg.kappa == 1.0
+    assert cfg.T == 3 and cfg.schedule.kappa == 1.0 and SwinUNet(cfg).schedule == sch
 
 
 # -- the paper net (big: built once, one forward) -----------------------------------------------
@@ -138,7 +137,7 @@ def test_shifted_block_does_not_attend_across_the_wrap(monkeypatch):
     assert d[1, 1] > 1e-4
     assert d[7, 7] == 0 and d[6, 6] == 0 and d[0, 7] == 0 and d[7, 0] == 0
     # without the mask the wrapped pixels would attend to each other
-    monkeypatch.setattr(mrs.swin, "shift_window_mask",
+    monkeypatch.setattr(mrs.nets.swin, "shift_window_mask",
                         lambda H, W, ws, s, device=None, dtype=None: torch.zeros((H // ws) * (W // ws),
                                                                                  ws * ws, ws * ws))
     with torch.no_grad():

@@ -168,7 +168,7 @@ def test_mvd_is_inexact_on_fractional_masks(paper_schedule, face8):
 
 def test_prior_matches_marginal_at_T(proc, face8):
     x0, mask, y = _batch(face8, 8)
-    _, var = proc.marginal(x0, y, mask, proc.steps)
+    _, var = proc.marginal(x0, y, mask, proc.T)
     eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(2))
     x_T = proc.prior_sample(y, mask, noise=eps)
     if proc.name != "mvd":

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import mrs
-from mrs.repaint import fractional_times, repaint_sample, repaint_times, warp_denoiser
+from mrs.sampling.repaint import fractional_times, repaint_sample, repaint_times, warp_denoiser
 
 
 def nfe_formula(T, J, r):
@@ -11,7 +11,7 @@ def nfe_formula(T, J, r):
 
 @pytest.fixture(scope="module")
 def sch20():
-    return mrs.Schedule.exponential(steps=20)
+    return mrs.Schedule.exponential(T=20)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,7 @@ def test_bad_inputs(sch20, batch):
         repaint_times(10, 0, 2)
     with pytest.raises(ValueError, match="resamplings"):
         repaint_times(10, 2, 0)
-    with pytest.raises(ValueError, match="steps"):
+    with pytest.raises(ValueError, match="T must"):
         repaint_times(0)
     with pytest.raises(ValueError, match="jump_length"):
         repaint_sample(proc, den, y, mask, jump_length=0)
@@ -129,7 +129,7 @@ def test_bad_inputs(sch20, batch):
 
 
 def test_fractional_times(sch20):
-    coarse = mrs.Schedule.exponential(steps=4)
+    coarse = mrs.Schedule.exponential(T=4)
     same = fractional_times(coarse, coarse)
     assert same.dtype == torch.float64 and torch.equal(same, torch.arange(5, dtype=torch.float64))
     tau = fractional_times(sch20, coarse)
@@ -145,14 +145,14 @@ def test_fractional_times(sch20):
     wide = mrs.Schedule.from_etas([1e-4, 0.5, 0.999], kappa=2.0)
     assert fractional_times(wide, coarse)[1:].tolist()[::2] == [1.0, 4.0]
     with pytest.raises(ValueError, match="kappa"):
-        fractional_times(mrs.Schedule.exponential(steps=20, kappa=1.0), coarse)
+        fractional_times(mrs.Schedule.exponential(T=20, kappa=1.0), coarse)
     with pytest.raises(ValueError, match="coarse"):
         fractional_times(sch20, 4)
 
 
 def test_warp_denoiser(sch20, batch):
     x0, mask, y = batch
-    coarse = mrs.Schedule.exponential(steps=4)
+    coarse = mrs.Schedule.exponential(T=4)
     seen = []
 
     def fake(x_t, tau, y, mask):
@@ -222,7 +222,7 @@ def test_drift_of_every_move_with_almost_no_noise(name, batch):
     # x0 + rho eta_t e0, which checks the shift alpha_t (y - x0_hat) of the upward jumps
     # (etas_end = 1 makes the prior N(y, kappa^2 rho) exact)
     x0, mask, y = batch
-    proc = mrs.make_process(name, mrs.Schedule.exponential(steps=12, kappa=1e-4, etas_end=1.0))
+    proc = mrs.make_process(name, mrs.Schedule.exponential(T=12, kappa=1e-4, etas_end=1.0))
     oracle, err = mrs.oracle_denoiser(x0), []
 
     def den(x_t, t, y, mask):
@@ -239,8 +239,8 @@ def test_repaint_deferred_checks_name_the_bad_step(monkeypatch):
     still reported with its t, after the loop."""
     import mrs.sampling
 
-    monkeypatch.setattr(mrs.sampling, "_defer_value_checks", lambda device: True)
-    proc = mrs.make_process("resshift", mrs.Schedule.exponential(steps=6))
+    monkeypatch.setattr(mrs.sampling.ancestral, "defer_value_checks", lambda device: True)
+    proc = mrs.make_process("resshift", mrs.Schedule.exponential(T=6))
     x0 = torch.zeros(1, 3, 8, 8)
     mask = mrs.masks.box_mask(8, 2, 2, 4, 4)
 

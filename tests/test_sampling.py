@@ -50,7 +50,7 @@ def test_trajectory(proc, batch):
     x0, mask, y = batch
     traj = mrs.sample(proc, mrs.leaky_oracle(x0, proc, 0.2), y, mask,
                       generator=torch.Generator().manual_seed(0), trajectory=True)
-    T = proc.steps
+    T = proc.T
     assert traj.ts == list(range(T, 0, -1))
     assert len(traj.xs) == T + 1 and len(traj.x0_preds) == T
     assert torch.equal(traj.xs[-1], traj.sample)

@@ -12,9 +12,10 @@ import pytest
 import torch
 
 import mrs
-from mrs import losses
-from mrs.checkpoint import CheckpointError, load_checkpoint
-from mrs.train import TrainConfig, Trainer, export_weights, load_pretrained, lr_at
+from mrs.training import losses
+from mrs.pipelines.checkpoint import CheckpointError, load_checkpoint
+from mrs.pipelines import export_weights, load_pretrained
+from mrs.training import TrainConfig, Trainer, lr_at
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,10 +26,10 @@ def small(**kw):
     return TrainConfig.preset("tiny", **{**base, **kw})
 
 
-def test_presets_follow_the_seed():
+def test_presets_follow_the_paper_table():
     p = TrainConfig.preset("paper")
     assert (p.lr, p.warmup_steps, p.ema_decay, p.batch_size, p.steps) == (5e-5, 5000, 0.99, 4, 200_000)
-    assert (p.beta1, p.beta2, p.diffusion_steps, p.kappa, p.lpips_weight) == (0.9, 0.999, 4, 2.0, 10.0)
+    assert (p.beta1, p.beta2, p.schedule.T, p.schedule.kappa, p.lpips_weight) == (0.9, 0.999, 4, 2.0, 10.0)
     assert p.net == "paper" and p.image_size == 64
     with pytest.raises(ValueError, match="preset"):
         TrainConfig.preset("huge")
@@ -125,15 +126,18 @@ def test_export_and_load_pretrained(tmp_path):
     out = export_weights(ck, tmp_path / "exported")
     tensors, info = load_checkpoint(out)
     assert all(v.dtype == torch.float16 for v in tensors.values() if v.is_floating_point())
-    net, proc, info = load_pretrained(out)
-    assert proc.name == "emmd" and info["step"] == 3
+    pipe = load_pretrained(out)
+    net, proc, info = pipe.net, pipe.process, pipe.meta
+    assert proc.name == "emmd" and info["step"] == 3 and info["loss"] == "mse"
     x0 = mrs.synthetic_faces(2, 16)
     mask = mrs.masks.box_mask(16, 4, 4, 6, 6, n=2)
     y = mrs.degrade(x0, mask)
-    res = mrs.sample(proc, mrs.train.as_denoiser(net, proc), y, mask,
+    res = mrs.sample(proc, net.denoiser(proc), y, mask, generator=torch.Generator().manual_seed(0))
+    ref = mrs.sample(proc, tr.ema.module.float().denoiser(proc), y, mask,
                      generator=torch.Generator().manual_seed(0))
-    ref = mrs.sample(proc, mrs.train.as_denoiser(tr.ema.float(), proc), y, mask,
-                     generator=torch.Generator().manual_seed(0))
+    # the run folder itself loads too (its latest checkpoint, EMA weights in full precision)
+    run = load_pretrained(tmp_path / "run")
+    assert torch.equal(run.sample(y, mask, generator=torch.Generator().manual_seed(0)), ref)
     assert torch.allclose(res, ref, atol=2e-2)  # fp16 export stays close to the EMA net
     with pytest.raises(CheckpointError, match="no checkpoint"):
         load_pretrained("no-such-model")

@@ -13,7 +13,7 @@ def good():
     return x0, mask, mrs.degrade(x0, mask)
 
 
-@pytest.fixture(params=list(mrs.PROCESS_NAMES))
+@pytest.fixture(params=list(mrs.process_names()))
 def p(request, paper_schedule):
     return mrs.make_process(request.param, paper_schedule)
 

@@ -9,7 +9,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import mrs  # noqa: E402
-from mrs.widgets import SamplerSettings, render, run_sampler, sampler_app  # noqa: E402
+from mrs.ui.widgets import SamplerSettings, render, run_sampler, sampler_app  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -22,7 +22,7 @@ def one_thread():
 
 
 @pytest.mark.parametrize("denoiser", ["checkpoint", "oracle"])
-@pytest.mark.parametrize("process", mrs.PROCESS_NAMES)
+@pytest.mark.parametrize("process", mrs.process_names())
 def test_render_returns_a_figure(process, denoiser):
     fig = render(SamplerSettings(process=process, denoiser=denoiser))
     try:
@@ -35,11 +35,11 @@ def test_render_returns_a_figure(process, denoiser):
 def test_checkpoint_used_inside_training_and_oracle_outside():
     inside = run_sampler(SamplerSettings())
     assert inside.notes == [] and inside.denoiser_used.startswith("checkpoint")
-    outside = run_sampler(SamplerSettings(kappa=1.0))
+    outside = run_sampler(SamplerSettings().with_values(kappa=1.0))
     assert len(outside.notes) == 1 and "outside" in outside.notes[0] and "kappa=1" in outside.notes[0]
     assert outside.denoiser_used.startswith("oracle")
     # the note is drawn on the figure
-    fig = render(SamplerSettings(kappa=1.0))
+    fig = render(SamplerSettings().with_values(kappa=1.0))
     try:
         assert any("outside" in t.get_text() for t in fig.texts)
     finally:
@@ -53,7 +53,7 @@ def test_runs_are_seeded():
 
 def test_bad_settings_raise_value_error():
     with pytest.raises(ValueError):
-        render(SamplerSettings(steps=0))
+        render(SamplerSettings().with_values(T=0))
 
 
 def test_app_redraws_headless_and_shows_errors_as_text():
@@ -65,8 +65,8 @@ def test_app_redraws_headless_and_shows_errors_as_text():
     app.controls["kappa"].value = 1.0
     after = app.output.outputs
     assert len(after) == 1 and after[0]["data"]["image/png"] != before[0]["data"]["image/png"]
-    app.controls["steps"].min = 0
-    app.controls["steps"].value = 0          # no exception: a one-line message
+    app.controls["T"].min = 0
+    app.controls["T"].value = 0          # no exception: a one-line message
     (msg,) = app.output.outputs
     assert msg["output_type"] == "stream" and msg["text"].startswith("ValueError")
     assert msg["text"].count("\n") == 1

@@ -1,1 +1,1 @@
-"""Shipped checkpoints, installed as the package ``mrs.pretrained`` (see mrs.train.load_pretrained)."""
+"""Shipped checkpoints, installed as the package ``mrs.pretrained`` (see ``mrs.load_pretrained``)."""

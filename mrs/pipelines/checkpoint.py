@@ -17,9 +17,11 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["save_checkpoint", "load_checkpoint", "CheckpointError", "FORMAT"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_state_strict", "CheckpointError", "FORMAT",
+           "FORMATS"]
 
-FORMAT = "mrs-checkpoint-1"
+FORMAT = "mrs-checkpoint-2"                   # what this version writes
+FORMATS = ("mrs-checkpoint-1", FORMAT)        # what it reads (mrs.pipelines.weights upgrades 1)
 
 
 class CheckpointError(ValueError):
@@ -79,7 +81,7 @@ def load_checkpoint(stem, verify: bool = True):
         meta = json.loads(sidecar.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{sidecar} is not valid JSON (corrupt checkpoint?): {err}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") not in FORMATS:
         raise CheckpointError(f"{sidecar} is not an mrs checkpoint (format {FORMAT!r} expected)")
     if verify and meta.get("sha256") != _sha256(weights):
         raise CheckpointError(

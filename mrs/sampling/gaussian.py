@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_image, check_mask, check_t
-from .processes import Process
+from ..core import BaseProcess
+from ..core.checks import check_image, check_mask, check_t
 
 __all__ = ["GaussianPrior", "true_conditional", "bayes_denoiser", "gaussian_w2",
            "sampling_error"]
@@ -90,7 +90,7 @@ class GaussianPrior:
                    shrinkage: float = 0.05) -> "GaussianPrior":
         """A prior fitted to ``n`` synthetic faces (``mrs.synthetic_faces``) at ``size`` pixels;
         ``channels = 1`` fits the grey-level images."""
-        from .data import synthetic_faces
+        from ..data import synthetic_faces
 
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {channels!r}")
@@ -164,7 +164,7 @@ def true_conditional(prior: GaussianPrior, y: torch.Tensor, mask: torch.Tensor):
     return mu_h + b @ (y_k - mu_k), cov_c, hole
 
 
-def bayes_denoiser(prior: GaussianPrior, proc: Process, fill: float = 0.0, leak: float = 0.0,
+def bayes_denoiser(prior: GaussianPrior, proc: BaseProcess, fill: float = 0.0, leak: float = 0.0,
                    leak_blur: float = 1.0):
     """The exact posterior-mean denoiser ``E[x0 | x_t, y, M, t]`` for this prior and process.
 
@@ -176,7 +176,7 @@ def bayes_denoiser(prior: GaussianPrior, proc: Process, fill: float = 0.0, leak:
     over neighbouring pixels by a Gaussian blur of width ``leak_blur`` pixels (as a convolutional
     network's receptive field would), so the error crosses the hole's edge.
     """
-    if not isinstance(proc, Process):
+    if not isinstance(proc, BaseProcess):
         raise ValueError(f"proc must be an mrs process, got {type(proc).__name__}")
     cache: dict = {}
     etas = proc.schedule.etas
@@ -197,7 +197,7 @@ def bayes_denoiser(prior: GaussianPrior, proc: Process, fill: float = 0.0, leak:
     def denoise(x_t, t, y, mask):
         check_image("x_t", x_t, channels=prior.shape[0])
         check_mask("mask", mask, like=x_t)
-        t = check_t(t, proc.steps, x_t.shape[0])
+        t = check_t(t, proc.T, x_t.shape[0])
         out = y.double().flatten(1).clone()
         xf = x_t.double().flatten(1)
         groups, which = torch.unique((mask > 0.5).flatten(1), dim=0, return_inverse=True)
@@ -252,10 +252,11 @@ def gaussian_w2(mean1, cov1, mean2, cov2) -> float:
     return float(w2sq.clamp(min=0).sqrt())
 
 
-def sampling_error(prior: GaussianPrior, proc: Process, y: torch.Tensor, mask: torch.Tensor,
+def sampling_error(prior: GaussianPrior, proc: BaseProcess, y: torch.Tensor, mask: torch.Tensor,
                    n: int = 2000, generator: torch.Generator | None = None, denoiser=None,
-                   x0: torch.Tensor | None = None) -> dict:
-    """Sample the hole ``n`` times with ``mrs.sample`` and compare with the true conditional.
+                   x0: torch.Tensor | None = None, sampler=None) -> dict:
+    """Sample the hole ``n`` times (``sampler``, default ``mrs.sample``) and compare with the true
+    conditional.
 
     Returns a dict with
         ``mean_rmse``: RMS error of the sample mean against the true conditional mean (hole);
@@ -264,13 +265,13 @@ def sampling_error(prior: GaussianPrior, proc: Process, y: torch.Tensor, mask: t
                 divided by sqrt(h) (per hole value);
         ``seam``: mean ``seam_score`` of the samples (with ``ref = x0`` when given).
     """
-    from .metrics import seam_score
-    from .sampling import sample
+    from ..core.metrics import seam_score
+    from .samplers import as_sampler
 
     mean_c, cov_c, hole = true_conditional(prior, y, mask)
     den = denoiser if denoiser is not None else bayes_denoiser(prior, proc)
     ys, ms = y.expand(n, -1, -1, -1), mask.expand(n, -1, -1, -1)
-    out = sample(proc, den, ys, ms, generator=generator)
+    out = as_sampler(sampler)(proc, den, ys, ms, generator=generator)
     v = out.double().flatten(1)[:, hole]
     m = v.mean(0)
     c = torch.cov(v.T).reshape(hole.numel(), hole.numel())

@@ -17,7 +17,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-__all__ = ["load_lpips", "lpips_available", "InpaintingLoss", "LPIPS_MISSING"]
+__all__ = ["load_lpips", "lpips_available", "InpaintingLoss", "LPIPSMetric", "LPIPS_MISSING"]
 
 LPIPS_MISSING = (
     "LPIPS weights unavailable: the pretrained {net} backbone could not be loaded ({why}). "
@@ -29,8 +29,28 @@ _CACHE: dict = {}
 _WARNED: set = set()
 
 
+class LPIPSMetric(torch.nn.Module):
+    """LPIPS between images in [-1, 1]: ``metric(x, ref) -> [B]``.
+
+    Attributes:
+        model: the ``lpips.LPIPS`` module (eval mode, frozen).
+        net: its backbone, ``"alex"`` or ``"vgg"``.
+        random_backbone: True when the backbone is random (tests only: never report a number).
+    """
+
+    def __init__(self, model: torch.nn.Module, net: str, random_backbone: bool):
+        super().__init__()
+        self.model, self.net, self.random_backbone = model, net, bool(random_backbone)
+
+    def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return self.model(x, ref, normalize=False).flatten()
+
+    def describe(self) -> str:
+        return f"LPIPS({self.net}{', random backbone' if self.random_backbone else ''})"
+
+
 def load_lpips(net: str = "alex", random_backbone: bool = False, warn: bool = True):
-    """An ``lpips.LPIPS`` module in eval mode with frozen weights, or None if unavailable.
+    """An ``LPIPSMetric`` in eval mode with frozen weights, or None if unavailable.
 
     ``random_backbone=True`` gives a randomly initialised backbone (tests only: never report it).
     The result is cached per process.
@@ -61,10 +81,9 @@ def load_lpips(net: str = "alex", random_backbone: bool = False, warn: bool = Tr
             warnings.warn(LPIPS_MISSING.format(net=net, why=why, file=_FILES[net]), stacklevel=2)
         _CACHE[key] = None
         return None
-    model.eval().requires_grad_(False)
-    model.random_backbone = random_backbone
-    _CACHE[key] = model
-    return model
+    metric = LPIPSMetric(model.eval().requires_grad_(False), net, random_backbone)
+    _CACHE[key] = metric
+    return metric
 
 
 def lpips_available(net: str = "alex") -> bool:
@@ -75,8 +94,8 @@ def lpips_available(net: str = "alex") -> bool:
 class InpaintingLoss(torch.nn.Module):
     """``MSE(x0_pred, x0) + lpips_weight * LPIPS(x0_pred, x0)`` over the whole image.
 
-    ``lpips_model`` is an ``lpips.LPIPS`` (see ``load_lpips``) or None (MSE only). Returns the total
-    and a dict of its parts (floats) for logging.
+    ``lpips_model`` is an ``LPIPSMetric`` (see ``load_lpips``) or None (MSE only). Returns the
+    total and a dict of its parts (floats) for logging; ``describe()`` says what is optimised.
     """
 
     def __init__(self, lpips_weight: float = 10.0, lpips_model=None):
@@ -90,8 +109,14 @@ class InpaintingLoss(torch.nn.Module):
         total = mse
         if self.lpips is not None and self.lpips_weight > 0:
             self.lpips.to(x0.device)
-            lp = self.lpips(x0_pred.float(), x0.float(), normalize=False).mean()
+            lp = self.lpips(x0_pred.float(), x0.float()).mean()
             parts["lpips"] = float(lp.detach())
             total = total + self.lpips_weight * lp
         parts["loss"] = float(total.detach())
         return total, parts
+
+    def describe(self) -> str:
+        """The loss actually optimised, as recorded in checkpoints (``"mse"`` when LPIPS is off)."""
+        if self.lpips is None or self.lpips_weight == 0:
+            return "mse"
+        return f"mse + {self.lpips_weight:g} * {self.lpips.describe()}"

@@ -64,7 +64,7 @@ def check_like(name: str, x, ref: torch.Tensor, ref_name: str, finite: bool = Tr
     return x
 
 
-def check_t(t, steps: int, batch: int, device=None, values: bool = True,
+def check_t(t, T: int, batch: int, device=None, values: bool = True,
             fractional: bool = False) -> torch.Tensor:
     """Diffusion times: an int or an integer tensor ``[B]`` with values in 1..T.
 
@@ -73,7 +73,7 @@ def check_t(t, steps: int, batch: int, device=None, values: bool = True,
     check (no host sync on an accelerator).
     """
     if isinstance(t, bool):
-        raise ValueError(f"t must be an int or a LongTensor [B] with values in 1..{steps}")
+        raise ValueError(f"t must be an int or a LongTensor [B] with values in 1..{T}")
     if isinstance(t, int):
         t = torch.full((batch,), t, dtype=torch.long, device=device)
     if not isinstance(t, torch.Tensor):
@@ -87,13 +87,13 @@ def check_t(t, steps: int, batch: int, device=None, values: bool = True,
         raise ValueError(f"t must have shape [{batch}] (one time per image), got {tuple(t.shape)}")
     if floating:
         if values and (not bool(torch.isfinite(t).all()) or float(t.min()) < 1.0
-                       or float(t.max()) > steps):
-            raise ValueError(f"fractional times t must lie in [1, {steps}], got "
+                       or float(t.max()) > T):
+            raise ValueError(f"fractional times t must lie in [1, {T}], got "
                              f"{float(t.min()):g}..{float(t.max()):g}")
         return t.to(device=device, dtype=torch.float32)
-    if values and (int(t.min()) < 1 or int(t.max()) > steps):
+    if values and (int(t.min()) < 1 or int(t.max()) > T):
         raise ValueError(
-            f"t must lie in 1..{steps} (t = 0 is the clean image), got values "
+            f"t must lie in 1..{T} (t = 0 is the clean image), got values "
             f"{int(t.min())}..{int(t.max())}"
         )
     return t.to(device=device, dtype=torch.long)

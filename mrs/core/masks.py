@@ -17,7 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_image, check_mask
+from .checks import check_image, check_mask
 
 __all__ = [
     "irregular",

@@ -16,10 +16,9 @@ import math
 
 import torch
 
-from ._checks import check_t
-from .processes import Process
-from .sampling import Denoiser, _check_inputs, _PredictionChecks
-from .schedule import Schedule
+from ..core import BaseProcess, Schedule
+from ..core.checks import check_t
+from .ancestral import Denoiser, PredictionChecks, check_sampler_inputs
 
 __all__ = ["repaint_times", "repaint_sample", "fractional_times", "warp_denoiser"]
 
@@ -30,15 +29,15 @@ def _positive_int(name: str, value) -> int:
     return value
 
 
-def repaint_times(steps: int, jump_length: int = 10, resamplings: int = 10) -> list[int]:
-    """The path of times ``T = steps, ..., 0`` that RePaint visits; every move is +1 or -1.
+def repaint_times(T: int, jump_length: int = 10, resamplings: int = 10) -> list[int]:
+    """The path of times ``T, ..., 0`` that RePaint visits; every move is +1 or -1.
 
     Going down from ``T``, each time ``t = T - k * jump_length`` (k >= 1) with ``t > 0`` is reached,
     the sampler goes back up to ``t + jump_length`` and comes down again, until the segment
     ``t + jump_length -> t`` has been descended ``resamplings`` times in total. The last segment,
     the one that reaches the clean image ``t = 0`` (of length ``T mod jump_length``, or
     ``jump_length`` when it divides ``T``), is descended once: there is no jump back from ``x_0``.
-    With ``resamplings = 1`` or ``jump_length >= steps`` the path is plain ``T, T-1, ..., 0``.
+    With ``resamplings = 1`` or ``jump_length >= T`` the path is plain ``T, T-1, ..., 0``.
 
     Every downward move costs one network evaluation, so the number of function evaluations is
 
@@ -46,7 +45,7 @@ def repaint_times(steps: int, jump_length: int = 10, resamplings: int = 10) -> l
 
     (``floor((T - 1) / jump_length)`` segments are resampled). T = 250, jump 10, r = 10: 2410.
     """
-    T = _positive_int("steps", steps)
+    T = _positive_int("T", T)
     J = _positive_int("jump_length", jump_length)
     r = _positive_int("resamplings", resamplings)
     path, t = [T], T
@@ -64,7 +63,7 @@ def repaint_times(steps: int, jump_length: int = 10, resamplings: int = 10) -> l
 
 
 def repaint_sample(
-    proc: Process,
+    proc: BaseProcess,
     denoiser: Denoiser,
     y: torch.Tensor,
     mask: torch.Tensor,
@@ -74,19 +73,19 @@ def repaint_sample(
     progress: bool = False,
     return_nfe: bool = False,
 ):
-    """RePaint sampling along ``repaint_times(proc.steps, jump_length, resamplings)``.
+    """RePaint sampling along ``repaint_times(proc.T, jump_length, resamplings)``.
 
         x_T ~ N(y, kappa^2 rho eta_T)
-        down t -> t-1:  x0_hat = denoiser(x_t, t, y, M)
-                        x_unk  ~ q(x_{t-1} | x_t, x0_hat, y)           (proc.p_step)
+        down t -> t-1:  x0_pred = denoiser(x_t, t, y, M)
+                        x_unk  ~ q(x_{t-1} | x_t, x0_pred, y)           (proc.p_step)
                         x_kn   ~ q(x_{t-1} | x0 = y, y)  (t-1 >= 1),   x_kn = y  (t-1 = 0)
                         x_{t-1} = M x_unk + (1 - M) x_kn
-        up t-1 -> t:    x_t ~ q(x_t | x_{t-1}, x0_hat, y) = N(x_{t-1} + rho alpha_t (y - x0_hat),
+        up t-1 -> t:    x_t ~ q(x_t | x_{t-1}, x0_pred, y) = N(x_{t-1} + rho alpha_t (y - x0_pred),
                                                              kappa^2 rho alpha_t)
 
     The upward move is the adaptation of RePaint's forward jump to residual shifting: DDPM's
     kernel ``q(x_t | x_{t-1})`` does not depend on x0, but ResShift's shifts the mean by
-    ``alpha_t (y - x0)``, so the latest prediction ``x0_hat`` stands in for the unknown x0.
+    ``alpha_t (y - x0)``, so the latest prediction ``x0_pred`` stands in for the unknown x0.
 
     Args:
         proc: a process from ``make_process`` (normally ``"resshift"``).
@@ -100,13 +99,13 @@ def repaint_sample(
     Returns:
         ``x_0`` as ``[B, C, H, W]``, or ``(x_0, nfe)`` if ``return_nfe``.
     """
-    _check_inputs(proc, denoiser, y, mask)
-    path = repaint_times(proc.steps, jump_length, resamplings)
+    check_sampler_inputs(proc, denoiser, y, mask)
+    path = repaint_times(proc.T, jump_length, resamplings)
     from tqdm.auto import tqdm
 
-    nfe, x0_hat = 0, None
-    checks = _PredictionChecks(proc, y)
-    with torch.inference_mode():
+    nfe, x0_pred = 0, None
+    checks = PredictionChecks(proc, y)
+    with torch.inference_mode(), proc.fixed_mask(mask):
         # 1. start from the prior x_T ~ N(y, kappa^2 rho eta_T)
         x = proc.prior_sample(y, mask, generator=generator)
         moves = zip(path[:-1], path[1:])
@@ -117,17 +116,17 @@ def repaint_sample(
                     t = t_from
                     t_batch = torch.full((y.shape[0],), t, dtype=torch.long, device=y.device)
                     # 2. predict x0 from x_t
-                    x0_hat = denoiser(x, t_batch, y, mask)
+                    x0_pred = denoiser(x, t_batch, y, mask)
                     nfe += 1
-                    checks(x0_hat, t)
+                    checks(x0_pred, t)
                     # 3. the hole: a reverse step with the prediction in place of x0
-                    x_unk = proc.p_step(x, x0_hat, y, mask, t_batch, generator=generator)
+                    x_unk = proc.p_step(x, x0_pred, y, mask, t_batch, generator=generator)
                     # 4. the known region: forward-noised y at t-1 (y itself at t-1 = 0)
                     x_kn = proc.q_sample(y, y, mask, t - 1, generator=generator) if t > 1 else y
                     x = mask * x_unk + (1 - mask) * x_kn
                 else:
-                    # 5. jump back up: one forward kernel step t-1 -> t with x0_hat for x0
-                    x = proc.q_step(x, x0_hat, y, mask, t_to, generator=generator)
+                    # 5. jump back up: one forward kernel step t-1 -> t with x0_pred for x0
+                    x = proc.q_step(x, x0_pred, y, mask, t_to, generator=generator)
         checks.finish()
     return (x, nfe) if return_nfe else x
 
@@ -149,7 +148,7 @@ def fractional_times(fine: Schedule, coarse: Schedule) -> torch.Tensor:
             raise ValueError(f"{name} must be an mrs.Schedule, got {type(sch).__name__}")
     if not math.isclose(fine.kappa, coarse.kappa, rel_tol=1e-12):
         raise ValueError(f"fine and coarse must share kappa, got {fine.kappa:g} and {coarse.kappa:g}")
-    T = coarse.steps
+    T = coarse.T
     c = coarse.etas[1:].sqrt()  # [T], increasing
     v = fine.etas[1:].sqrt()  # [S]
     if T == 1:
@@ -175,7 +174,7 @@ def warp_denoiser(denoiser: Denoiser, fine: Schedule, coarse: Schedule) -> Denoi
     taus = fractional_times(fine, coarse)  # [S+1] float64
 
     def warped(x_t, t, y, mask):
-        t = check_t(t, fine.steps, x_t.shape[0], device=x_t.device)
+        t = check_t(t, fine.T, x_t.shape[0], device=x_t.device)
         tau = taus.to(x_t.device)[t].to(torch.float32)  # [B]
         return denoiser(x_t, tau, y, mask)
 

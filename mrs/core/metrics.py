@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import check_like, check_mask
+from .checks import check_like, check_mask
 
 __all__ = ["psnr", "hole_psnr", "seam_score", "edge_pairs", "ssim"]
 

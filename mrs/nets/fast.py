@@ -7,7 +7,7 @@ denoiser on the crop
 
     box = bounding box of {M > 0}, dilated by ``margin`` pixels, grown to a multiple of ``multiple``
 
-and returns ``x0_hat = y`` outside the box (exact: every pixel there is known). A network's output
+and returns ``x0_pred = y`` outside the box (exact: every pixel there is known). A network's output
 inside the box then differs from the full-image output only through the context it no longer sees
 beyond ``margin`` pixels from the hole: how much that costs is measured in
 ``benchmarks/bench_region.py`` and notebook 12, not assumed. The cost of a forward pass grows with
@@ -22,8 +22,8 @@ import ctypes.util
 
 import torch
 
-from ._checks import check_mask
-from .sampling import Denoiser
+from ..core.checks import check_mask
+from ..sampling import Denoiser
 
 __all__ = ["prepare_for_inference", "region_box", "region_denoiser", "keep_freed_memory",
            "receptive_field", "forward_flops"]
@@ -65,9 +65,9 @@ def prepare_for_inference(net: torch.nn.Module, channels_last: bool = True,
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     if compile:
-        if not hasattr(net, "_forward"):
-            raise ValueError("compile=True needs an mrs SwinUNet")
-        net.__dict__["_compiled_forward"] = torch.compile(net._forward)
+        if not hasattr(net, "forward_unchecked"):
+            raise ValueError("compile=True needs a registered mrs network (mrs.nets.register_net)")
+        net.compiled_body = torch.compile(net.forward_unchecked)
     return net
 
 
@@ -113,8 +113,8 @@ def region_box(mask: torch.Tensor, margin: int = 16, multiple: int = 1):
 def region_denoiser(denoiser: Denoiser, margin: int = 16, multiple: int = 1) -> Denoiser:
     """A denoiser that runs ``denoiser`` only on ``region_box(mask, margin, multiple)``:
 
-        x0_hat = denoiser(x_t[box], t, y[box], M[box])   inside the box,
-        x0_hat = y                                       outside it (all known pixels).
+        x0_pred = denoiser(x_t[box], t, y[box], M[box])   inside the box,
+        x0_pred = y                                       outside it (all known pixels).
 
     ``y`` must hold the true known pixels (``y = (1 - M) x0``, as ``mrs.masks.degrade`` makes it).
     For a batch the box is the union of the images' boxes: batch images with similar holes (or
@@ -167,19 +167,19 @@ def receptive_field(net: torch.nn.Module, size: int = 32, t: int | None = None, 
 
     Returns ``dict(profile=[...], per_pixel=[...], cumulative=[...], radius=int)``.
     """
-    from .data import synthetic_faces
-    from .masks import box_mask, degrade
-    from .processes import make_process
-    from .schedule import Schedule
+    from ..core import make_process
+    from ..core.masks import box_mask, degrade
+    from ..data import synthetic_faces
+    from .unet import noise_map
 
-    if not isinstance(net, torch.nn.Module) or not hasattr(net, "cfg"):
-        raise ValueError("net must be an mrs SwinUNet")
+    if not isinstance(net, torch.nn.Module) or not hasattr(net, "schedule"):
+        raise ValueError("net must be a registered mrs network")
     size, batch = _int("size", size, 8), _int("batch", batch, 1)
     if not 0.0 < mass <= 1.0:
         raise ValueError(f"mass must lie in (0, 1], got {mass!r}")
     cfg = net.cfg
-    t = cfg.steps if t is None else t
-    proc = make_process("emmd", Schedule.from_etas(cfg.etas, cfg.kappa))
+    t = cfg.T if t is None else t
+    proc = make_process("emmd", net.schedule)
     x0 = synthetic_faces(batch, size, seed=seed)
     q = size // 4
     mask = box_mask(size, q, q, 2 * q, 2 * q, n=batch)
@@ -191,7 +191,6 @@ def receptive_field(net: torch.nn.Module, size: int = 32, t: int | None = None, 
     net.eval()
     nmap = None
     if cfg.use_noise_map:
-        from .nets import noise_map
         nmap = noise_map(proc, mask, t)
     with torch.enable_grad():
         out = net(x_t, t, y, mask, noise_map=nmap)
@@ -223,7 +222,7 @@ def forward_flops(net: torch.nn.Module, batch: int, size: int) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     if not hasattr(net, "cfg"):
-        raise ValueError("net must be an mrs SwinUNet")
+        raise ValueError("net must be a registered mrs network")
     batch, size = _int("batch", batch, 1), _int("size", size, 1)
     x = torch.zeros(batch, net.cfg.in_channels, size, size)
     mask = torch.zeros(batch, 1, size, size)

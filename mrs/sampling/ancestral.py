@@ -1,7 +1,8 @@
-"""Ancestral sampling x_T -> x_0 and simple reference denoisers.
+"""Ancestral sampling x_T -> x_0 (the 4-step sampler of ResShift and the paper).
 
 A denoiser is any callable ``denoiser(x_t, t, y, mask) -> x0_pred`` with ``t`` a LongTensor
-``[B]`` in 1..T; a trained ``mrs.nets.SwinUNet`` and the oracles below all have that signature.
+``[B]`` in 1..T; ``net.denoiser(proc)`` of a trained network and the oracles of
+``mrs.sampling.oracles`` all have that signature.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from typing import Callable, Iterator
 
 import torch
 
-from ._checks import check_image, check_like, check_mask
-from .processes import Process
+from ..core import BaseProcess
+from ..core.checks import check_image, check_like, check_mask
 
-__all__ = ["sample", "sample_progressive", "StepOutput", "Trajectory", "oracle_denoiser",
-           "leaky_oracle", "CountingDenoiser"]
+__all__ = ["sample", "sample_progressive", "StepOutput", "Trajectory", "CountingDenoiser",
+           "Denoiser", "check_sampler_inputs", "PredictionChecks"]
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -49,8 +50,8 @@ class Trajectory:
     ts: list = field(default_factory=list)
 
 
-def _check_inputs(proc, denoiser, y, mask):
-    if not isinstance(proc, Process):
+def check_sampler_inputs(proc, denoiser, y, mask):
+    if not isinstance(proc, BaseProcess):
         raise ValueError(f"proc must be an mrs process (make_process), got {type(proc).__name__}")
     if not callable(denoiser):
         raise ValueError("denoiser must be callable as denoiser(x_t, t, y, mask) -> x0_pred")
@@ -58,22 +59,22 @@ def _check_inputs(proc, denoiser, y, mask):
     check_mask("mask", mask, like=y)
 
 
-def _defer_value_checks(device: torch.device) -> bool:
+def defer_value_checks(device: torch.device) -> bool:
     """Whether the predictions' NaN/Inf check waits for the end of sampling (no host sync per
     step): on accelerators, where reading a value back stalls the queue."""
     return device.type != "cpu"
 
 
-class _PredictionChecks:
+class PredictionChecks:
     """The checks of a sampling loop. On CPU every prediction is checked at once. On an
     accelerator the loop reads no values back: the process only checks shapes inside ``scope()``
     (``Process.trusted_inputs``; ``y`` and ``mask`` were validated before the loop) and the
     predictions' finiteness is collected on the device and checked once, by ``finish()``. Either
     way a bad prediction raises ``ValueError`` naming its ``t``."""
 
-    def __init__(self, proc: Process, y: torch.Tensor):
+    def __init__(self, proc: BaseProcess, y: torch.Tensor):
         self.proc, self.y = proc, y
-        self.defer = _defer_value_checks(y.device)
+        self.defer = defer_value_checks(y.device)
         self.ts, self.finite = [], []
 
     def scope(self):
@@ -98,20 +99,20 @@ class _PredictionChecks:
 
 
 def sample_progressive(
-    proc: Process,
+    proc: BaseProcess,
     denoiser: Denoiser,
     y: torch.Tensor,
     mask: torch.Tensor,
     generator: torch.Generator | None = None,
 ) -> Iterator[StepOutput]:
     """Yield every reverse step of ancestral sampling (see ``sample``)."""
-    _check_inputs(proc, denoiser, y, mask)
-    checks = _PredictionChecks(proc, y)
-    with torch.inference_mode():
+    check_sampler_inputs(proc, denoiser, y, mask)
+    checks = PredictionChecks(proc, y)
+    with torch.inference_mode(), proc.fixed_mask(mask):
         # 1. start from the prior x_T ~ N(y, kappa^2 rho eta_T)
         x = proc.prior_sample(y, mask, generator=generator)
-        ts = torch.arange(proc.steps, 0, -1, device=y.device)
-        for i, t in enumerate(range(proc.steps, 0, -1)):
+        ts = torch.arange(proc.T, 0, -1, device=y.device)
+        for i, t in enumerate(range(proc.T, 0, -1)):
             t_batch = ts[i].expand(y.shape[0])
             with checks.scope():
                 # 2. predict x0 from the current state
@@ -125,7 +126,7 @@ def sample_progressive(
 
 
 def sample(
-    proc: Process,
+    proc: BaseProcess,
     denoiser: Denoiser,
     y: torch.Tensor,
     mask: torch.Tensor,
@@ -134,8 +135,8 @@ def sample(
 ):
     """Ancestral sampling ``x_T -> x_0`` with ``proc``'s reverse steps.
 
-        x_T ~ N(y, kappa^2 rho eta_T);   for t = T..1:  x0_hat = denoiser(x_t, t, y, M),
-                                                        x_{t-1} ~ q(x_{t-1} | x_t, x0_hat, y)
+        x_T ~ N(y, kappa^2 rho eta_T);   for t = T..1:  x0_pred = denoiser(x_t, t, y, M),
+                                                        x_{t-1} ~ q(x_{t-1} | x_t, x0_pred, y)
 
     Args:
         proc: a process from ``make_process``.
@@ -161,41 +162,6 @@ def sample(
         return x
     traj.sample = x
     return traj
-
-
-def oracle_denoiser(x0: torch.Tensor) -> Denoiser:
-    """A denoiser that always returns the true ``x0``: sampling with it must give ``x0`` back."""
-    check_image("x0", x0)
-    x0 = x0.detach().clone()
-
-    def denoise(x_t, t, y, mask):
-        check_like("x_t", x_t, x0, "the oracle's x0")
-        return x0
-
-    return denoise
-
-
-def leaky_oracle(x0: torch.Tensor, proc: Process, leak: float = 0.1) -> Denoiser:
-    """An imperfect denoiser with a controlled error: it leaves a fraction ``leak`` of the noise.
-
-        x0_hat = x0 + leak * (x_t - E[x_t | x0, y])
-
-    Its error has the per-pixel standard deviation ``leak * sqrt(Var[x_t | x0])``: like a real
-    network, it errs more where it sees more noise. ``leak = 0`` is the oracle.
-    """
-    check_image("x0", x0)
-    if not isinstance(proc, Process):
-        raise ValueError(f"proc must be an mrs process, got {type(proc).__name__}")
-    if not (isinstance(leak, (int, float)) and 0.0 <= leak <= 10.0):
-        raise ValueError(f"leak must be a number in [0, 10], got {leak!r}")
-    x0 = x0.detach().clone()
-
-    def denoise(x_t, t, y, mask):
-        check_like("x_t", x_t, x0, "the oracle's x0")
-        mean, _ = proc.marginal(x0, y, mask, t)
-        return x0 + leak * (x_t - mean)
-
-    return denoise
 
 
 class CountingDenoiser:

@@ -14,34 +14,61 @@ from functools import lru_cache
 import matplotlib.pyplot as plt
 import torch
 
-from .data import validation_split
-from .metrics import hole_psnr, seam_score
-from .processes import PROCESS_NAMES, make_process, process_options
-from .sampling import leaky_oracle, sample
-from .schedule import Schedule
-from .viz import to_numpy
+from ..core import ProcessSpec, ScheduleSpec, option_defaults, process_names
+from ..core.metrics import hole_psnr, seam_score
+from ..data import to_numpy, validation_split
+from ..sampling import leaky_oracle, sample
 
 DENOISERS = ("checkpoint", "oracle")
 _TOL = 1e-6
 
 
+_SCHEDULE_FIELDS = ("T", "kappa", "min_noise_level", "etas_end", "power")
+
+
 @dataclass(frozen=True)
 class SamplerSettings:
-    """Everything one sampling run depends on (the widget's state)."""
+    """Everything one sampling run depends on (the widget's state).
 
-    process: str = "emmd_smooth"       # resshift | mvd | emmd | emmd_smooth (also the checkpoint name)
-    kappa: float = 2.0                 # noise scale kappa: Var[x_t | x0] = kappa^2 rho eta_t
-    power: float = 0.3                 # warping p of the step positions in the exponential schedule
-    steps: int = 4                     # T, the number of reverse steps
-    min_noise_level: float = 0.2       # sqrt(eta_1) = min(min_noise_level / kappa, min_noise_level)
-    etas_end: float = 0.99             # sqrt(eta_T)
-    blur_width: float = 2.0            # rate smoothing (mvd's soft mask, emmd_smooth's rho)
-    noise_floor: float = 0.02          # minimal rate of every pixel (emmd_smooth)
+    ``SamplerSettings(process="emmd")``; ``settings.with_values(kappa=1.0, blur_width=3.0)``
+    routes control values into ``schedule`` and ``process`` (options the process does not take
+    are ignored)."""
+
+    process: ProcessSpec = field(default_factory=ProcessSpec)    # the process (name + options)
+    schedule: ScheduleSpec = field(default_factory=ScheduleSpec)  # the schedule's five numbers
     mask_kind: str = "box"             # irregular | box | outpaint | mixed
     seed: int = 0                      # seeds the prior draw and every reverse step's noise
-    denoiser: str = "checkpoint"       # "checkpoint" (shipped tiny Swin-UNet) or "oracle"
+    denoiser: str = "checkpoint"       # "checkpoint" (the shipped net named after the process) or "oracle"
     leak: float = 0.2                  # leak of the leaky oracle (0 = perfect oracle)
     face: int = 0                      # which of the 8 validation faces (0..7)
+
+    def __post_init__(self):
+        if isinstance(self.process, str):
+            object.__setattr__(self, "process", ProcessSpec(self.process))
+
+    def with_values(self, **values) -> "SamplerSettings":
+        """These settings with control values: schedule fields, process options (kept for every
+        process that takes them: the sliders hold them while another process is shown), the
+        process name (``process=``) and the other fields."""
+        name = values.pop("process", self.process.name)
+        sched = {k: values.pop(k) for k in _SCHEDULE_FIELDS if k in values}
+        opts = {k: values.pop(k) for k in list(values) if k in _all_options()}
+        schedule = ScheduleSpec(**{**self.schedule.to_dict(), **sched}) if sched else self.schedule
+        old = self.process.options if name == self.process.name else {}
+        spec = ProcessSpec.of(name, **{**old, **opts})
+        return dataclasses.replace(self, process=spec, schedule=schedule, **values)
+
+    def control_values(self) -> dict:
+        """The value of every control of the app (schedule fields, options, the rest)."""
+        values = {"process": self.process.name, **self.schedule.to_dict()}
+        values.update({k: v for n in process_names() for k, v in option_defaults(n).items()})
+        values.update(self.process.options)
+        values.update({k: getattr(self, k) for k in ("mask_kind", "seed", "denoiser", "leak", "face")})
+        return values
+
+
+def _all_options() -> set:
+    return {k for n in process_names() for k in option_defaults(n)}
 
 
 @dataclass
@@ -64,7 +91,7 @@ class SamplerRun:
 
 @lru_cache(maxsize=None)
 def _pretrained(name: str):
-    from .train import load_pretrained
+    from ..pipelines import load_pretrained
 
     return load_pretrained(name)
 
@@ -74,26 +101,12 @@ def _faces(mask_kind: str):
     return validation_split(8, 32, mask_kind=mask_kind)
 
 
-def build_process(s: SamplerSettings):
-    """The process the settings describe (ValueError from the library on bad values)."""
-    if s.process not in PROCESS_NAMES:
-        raise ValueError(f"process must be one of {PROCESS_NAMES}, got {s.process!r}")
-    sch = Schedule.exponential(s.steps, s.kappa, s.min_noise_level, s.etas_end, s.power)
-    return make_process(s.process, sch, **process_options(s.process, blur_width=s.blur_width,
-                                                          noise_floor=s.noise_floor))
-
-
-def outside_training(s: SamplerSettings, train_config: dict) -> list:
-    """The settings that differ from the checkpoint's training config, as ``name=value`` strings
-    (empty: the net can be used)."""
-    keys = {"kappa": "kappa", "power": "power", "steps": "diffusion_steps",
-            "min_noise_level": "min_noise_level", "etas_end": "etas_end"}
-    if s.process in ("mvd", "emmd_smooth"):
-        keys["blur_width"] = "blur_width"
-    if s.process == "emmd_smooth":
-        keys["noise_floor"] = "noise_floor"
-    return [f"{k}={getattr(s, k):g}" for k, c in keys.items()
-            if abs(float(getattr(s, k)) - float(train_config[c])) > _TOL]
+def outside_training(s: SamplerSettings, meta: dict) -> list:
+    """The settings that differ from a checkpoint's (``pipe.meta``: its ``schedule`` and
+    ``process``), as ``name=value`` strings (empty: the net can be used)."""
+    trained = {**meta["schedule"], **meta["process"]["options"]}
+    mine = {**s.schedule.to_dict(), **s.process.options}
+    return [f"{k}={v:g}" for k, v in mine.items() if k in trained and abs(float(v) - float(trained[k])) > _TOL]
 
 
 def run_sampler(s: SamplerSettings) -> SamplerRun:
@@ -102,26 +115,21 @@ def run_sampler(s: SamplerSettings) -> SamplerRun:
         raise ValueError(f"denoiser must be one of {DENOISERS}, got {s.denoiser!r}")
     if not (isinstance(s.face, int) and 0 <= s.face < 8):
         raise ValueError(f"face must be an int in 0..7, got {s.face!r}")
-    proc = build_process(s)
+    proc = s.process.build(s.schedule.build())
     x0s, masks, ys = _faces(s.mask_kind)
     x0, mask, y = (z[s.face:s.face + 1] for z in (x0s, masks, ys))
     notes, denoiser, used = [], None, f"oracle (leak {s.leak:g})"
     if s.denoiser == "checkpoint":
-        net, _, info = _pretrained(s.process)
-        cfg = info["train_config"]
-        differ = outside_training(s, cfg)
+        pipe = _pretrained(s.process.name)
+        differ = outside_training(s, pipe.meta)
         if differ:
-            trained = (f"kappa={cfg['kappa']:g}, T={cfg['diffusion_steps']}, power={cfg['power']:g}, "
-                       f"min_noise_level={cfg['min_noise_level']:g}, etas_end={cfg['etas_end']:g}")
-            if s.process in ("mvd", "emmd_smooth"):
-                trained += f", blur_width={cfg['blur_width']:g}"
-            if s.process == "emmd_smooth":
-                trained += f", noise_floor={cfg['noise_floor']:g}"
-            notes.append(f"checkpoint '{s.process}' was trained with {trained}: these settings "
+            trained = ", ".join(f"{k}={v:g}" for k, v in {**pipe.meta["schedule"],
+                                                           **pipe.meta["process"]["options"]}.items())
+            notes.append(f"checkpoint '{s.process.name}' was trained with {trained}: these settings "
                          f"({', '.join(differ)}) are outside it, showing the oracle (leak {s.leak:g}) "
                          f"instead")
         else:
-            denoiser, used = net.denoiser(proc), f"checkpoint '{s.process}'"
+            denoiser, used = pipe.denoiser(), f"checkpoint '{s.process.name}'"
     if denoiser is None:
         denoiser = leaky_oracle(x0, proc, s.leak)
     g = torch.Generator().manual_seed(int(s.seed))
@@ -138,7 +146,7 @@ def render(settings: SamplerSettings | None = None, **overrides) -> plt.Figure:
     """Figure of one run: row 1 ``x_T .. x_0``; row 2 the prediction of x0 at each t; row 3 the
     variance map ``Var[x_T | x0]``, the input y, the result and the ground truth (hole-PSNR and
     seam score in the titles); notes at the bottom."""
-    s = dataclasses.replace(settings or SamplerSettings(), **overrides)
+    s = (settings or SamplerSettings()).with_values(**overrides)
     run = run_sampler(s)
     traj, T = run.trajectory, len(run.trajectory.ts)
     ncols = max(T + 1, 4)
@@ -159,7 +167,8 @@ def render(settings: SamplerSettings | None = None, **overrides) -> plt.Figure:
     _show(axes[2, 1], run.y, "input y")
     _show(axes[2, 2], out, f"result\nhole {hp:.1f} dB, seam {seam:+.3f}")
     _show(axes[2, 3], run.x0, "ground truth")
-    fig.suptitle(f"{s.process}, T={T}, kappa={s.kappa:g}, denoiser: {run.denoiser_used}", fontsize=10)
+    fig.suptitle(f"{s.process.name}, T={T}, kappa={s.schedule.kappa:g}, denoiser: {run.denoiser_used}",
+                 fontsize=10)
     text = "\n".join(run.notes)
     if text:
         fig.text(0.5, 0.005, text, ha="center", va="bottom", fontsize=8, color="darkred", wrap=True)
@@ -180,26 +189,28 @@ def sampler_app(**initial):
     import ipywidgets as widgets
     from IPython.display import Image
 
-    s = dataclasses.replace(SamplerSettings(), **initial)
+    s = SamplerSettings().with_values(**initial)
+    values = s.control_values()
     lay = dict(continuous_update=False, style={"description_width": "initial"})
 
     def fslider(name, lo, hi, step):
-        return widgets.FloatSlider(value=getattr(s, name), min=lo, max=hi, step=step, description=name,
+        return widgets.FloatSlider(value=values[name], min=lo, max=hi, step=step, description=name,
                                    **lay)
 
     def islider(name, lo, hi):
-        return widgets.IntSlider(value=getattr(s, name), min=lo, max=hi, description=name, **lay)
+        return widgets.IntSlider(value=values[name], min=lo, max=hi, description=name, **lay)
 
-    from .masks import MASK_KINDS
+    from ..core.masks import MASK_KINDS
 
     controls = {
-        "process": widgets.Dropdown(options=list(PROCESS_NAMES), value=s.process, description="process"),
+        "process": widgets.Dropdown(options=list(process_names()), value=s.process.name,
+                                    description="process"),
         "denoiser": widgets.Dropdown(options=list(DENOISERS), value=s.denoiser, description="denoiser"),
         "mask_kind": widgets.Dropdown(options=list(MASK_KINDS) + ["mixed"], value=s.mask_kind,
                                       description="mask_kind"),
         "kappa": fslider("kappa", 0.25, 4.0, 0.25),
         "power": fslider("power", 0.1, 2.0, 0.1),
-        "steps": islider("steps", 1, 10),
+        "T": islider("T", 1, 10),
         "min_noise_level": fslider("min_noise_level", 0.01, 0.5, 0.01),
         "etas_end": fslider("etas_end", 0.5, 0.999, 0.001),
         "blur_width": fslider("blur_width", 0.0, 6.0, 0.5),
@@ -213,7 +224,7 @@ def sampler_app(**initial):
     def update(_change=None):
         values = {k: w.value for k, w in controls.items()}
         try:
-            fig = render(SamplerSettings(**values))
+            fig = render(SamplerSettings().with_values(**values))
         except ValueError as err:
             out.outputs = ()
             out.append_stdout(f"ValueError: {str(err).splitlines()[0]}\n")
@@ -227,7 +238,7 @@ def sampler_app(**initial):
     for w in controls.values():
         w.observe(update, names="value")
     rows = [widgets.HBox([controls[k] for k in names]) for names in (
-        ("process", "denoiser", "mask_kind"), ("kappa", "power", "steps"),
+        ("process", "denoiser", "mask_kind"), ("kappa", "power", "T"),
         ("min_noise_level", "etas_end", "seed"), ("blur_width", "noise_floor", "leak"), ("face",))]
     app = widgets.VBox([*rows, out])
     app.controls, app.output, app.update = controls, out, update

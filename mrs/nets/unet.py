@@ -33,23 +33,19 @@ stays within 0.1 % of the official 118.7M; the remainder is exactly those three 
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._checks import check_image, check_like, check_mask, check_t
-from .processes import Process
-from .schedule import Schedule
+from ..core import BaseProcess, Schedule, ScheduleSpec
+from ..core.checks import check_image, check_like, check_mask, check_t
+from .blocks import Downsample, ResBlock, Upsample, UNetBlock, group_norm, timestep_embedding, zero_init
+from .registry import register_net
 from .swin import SwinLayer
 
-__all__ = ["SwinUNetConfig", "SwinUNet", "count_parameters", "timestep_embedding"]
-
-
-def _paper_etas() -> tuple[float, ...]:
-    return tuple(float(e) for e in Schedule.exponential().etas[1:])
+__all__ = ["SwinUNetConfig", "SwinUNet", "noise_map"]
 
 
 @dataclass(frozen=True)
@@ -71,8 +67,7 @@ class SwinUNetConfig:
     num_head_channels: int = 32             # channels per attention head (heads = E / this)
     dropout: float = 0.0                    # dropout in residual blocks and Swin blocks
     use_noise_map: bool = False             # add the per-pixel noise map rho * eta_t as an input channel
-    kappa: float = 2.0                      # schedule's noise scale (input scaling, see SwinUNet)
-    etas: tuple[float, ...] = field(default_factory=_paper_etas)  # eta_1..eta_T of the schedule
+    schedule: ScheduleSpec = field(default_factory=ScheduleSpec)  # the schedule it denoises (input scaling, T)
 
     def __post_init__(self):
         ints = ("in_channels", "model_channels", "num_res_blocks", "swin_depth", "swin_embed_dim",
@@ -82,7 +77,7 @@ class SwinUNetConfig:
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
         # normalise sequences to tuples so that configs stay hashable and comparable
-        for name in ("channel_mult", "attention_levels", "etas"):
+        for name in ("channel_mult", "attention_levels"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if not self.channel_mult or any(not isinstance(m, int) or m < 1 for m in self.channel_mult):
             raise ValueError(f"channel_mult must be a non-empty tuple of positive ints, "
@@ -97,16 +92,14 @@ class SwinUNetConfig:
         if not self.mlp_ratio > 0 or not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"need mlp_ratio > 0 and dropout in [0, 1), got {self.mlp_ratio!r}, "
                              f"{self.dropout!r}")
-        if not (math.isfinite(self.kappa) and self.kappa > 0):
-            raise ValueError(f"kappa must be a positive number, got {self.kappa!r}")
-        etas = self.etas
-        if not etas or any(not 0.0 < e <= 1.0 for e in etas) or any(
-                b <= a for a, b in zip(etas, etas[1:])):
-            raise ValueError(f"etas must be eta_1..eta_T, increasing in (0, 1], got {etas!r}")
+        if isinstance(self.schedule, dict):
+            object.__setattr__(self, "schedule", ScheduleSpec.from_dict(self.schedule))
+        if not isinstance(self.schedule, ScheduleSpec):
+            raise ValueError(f"schedule must be a ScheduleSpec, got {type(self.schedule).__name__}")
 
     @classmethod
-    def preset(cls, name: str, schedule: Schedule | None = None) -> "SwinUNetConfig":
-        """A named configuration, with ``kappa`` and ``etas`` taken from ``schedule`` if given.
+    def preset(cls, name: str, schedule=None) -> "SwinUNetConfig":
+        """A named configuration, on ``schedule`` (a ``Schedule`` or ``ScheduleSpec``) if given.
 
         * ``paper``: ResShift's face-inpainting net on 64x64x3 inputs (about 118.6M parameters).
         * ``tiny``: a 1-2M-parameter net for CPU experiments on 32x32 or 64x64 faces.
@@ -121,17 +114,38 @@ class SwinUNetConfig:
             raise ValueError(f"unknown preset {name!r}; choose 'paper' or 'tiny'")
         return cfg if schedule is None else cfg.with_schedule(schedule)
 
-    def with_schedule(self, schedule: Schedule) -> "SwinUNetConfig":
-        """This config with ``kappa`` and ``etas`` of ``schedule``."""
-        if not isinstance(schedule, Schedule):
-            raise ValueError(f"schedule must be an mrs.Schedule, got {type(schedule).__name__}")
-        return replace(self, kappa=float(schedule.kappa),
-                       etas=tuple(float(e) for e in schedule.etas[1:]))
+    def with_schedule(self, schedule) -> "SwinUNetConfig":
+        """This config on ``schedule``: a ``ScheduleSpec``, or a ``Schedule`` built from one."""
+        if isinstance(schedule, Schedule):
+            if schedule.spec is None:
+                raise ValueError("schedule must come from Schedule.exponential / ScheduleSpec.build "
+                                 "(it has no spec to store in the net's config)")
+            schedule = schedule.spec
+        if not isinstance(schedule, ScheduleSpec):
+            raise ValueError(f"schedule must be an mrs.Schedule or ScheduleSpec, got "
+                             f"{type(schedule).__name__}")
+        return replace(self, schedule=schedule)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (``from_dict`` inverts it)."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["channel_mult"], d["attention_levels"] = list(self.channel_mult), list(self.attention_levels)
+        d["schedule"] = self.schedule.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SwinUNetConfig":
+        """The config of a checkpoint JSON; a ``ValueError`` names unknown fields."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown SwinUNetConfig field(s) {unknown}")
+        return cls(**{**d, "schedule": ScheduleSpec.from_dict(d.get("schedule", {}))})
 
     @property
-    def steps(self) -> int:
+    def T(self) -> int:
         """The number of diffusion steps T."""
-        return len(self.etas)
+        return self.schedule.T
 
     @property
     def size_multiple(self) -> int:
@@ -139,104 +153,7 @@ class SwinUNetConfig:
         return self.window_size * 2 ** (len(self.channel_mult) - 1)
 
 
-def count_parameters(module: nn.Module) -> int:
-    """The number of scalar parameters of ``module``."""
-    return sum(p.numel() for p in module.parameters())
-
-
-def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Sinusoidal embedding ``[B, dim]`` of integer times ``t`` ``[B]`` (Transformer / DDPM):
-
-        emb(t) = [cos(t w_0), ..., cos(t w_{k-1}), sin(t w_0), ..., sin(t w_{k-1})],
-        w_i = max_period^(-i / k),   k = dim // 2          (a zero column pads an odd dim)
-    """
-    half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device) / half)
-    args = t.float()[:, None] * freqs[None]                    # (B, half)
-    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=1)  # (B, 2 * half)
-    return F.pad(emb, (0, dim % 2))
-
-
-def group_norm(channels: int) -> nn.GroupNorm:
-    """GroupNorm with 32 groups (fewer when ``channels`` is not a multiple of 32)."""
-    return nn.GroupNorm(math.gcd(32, channels), channels)
-
-
-def zero_init(module: nn.Module) -> nn.Module:
-    """``module`` with its parameters set to zero (a residual branch that starts as a no-op)."""
-    for p in module.parameters():
-        nn.init.zeros_(p)
-    return module
-
-
-class ResBlock(nn.Module):
-    """Residual block with scale-shift conditioning on the time embedding ``e``:
-
-        h = conv1(SiLU(GN(x)))
-        (s, b) = Linear(SiLU(e))                  (one scale and one shift per channel)
-        h = conv2(Dropout(SiLU(GN(h) * (1 + s) + b)))       conv2 starts at zero
-        out = skip(x) + h                         skip: identity, or 1x1 conv when channels change
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, emb_dim: int, dropout: float):
-        super().__init__()
-        self.norm1 = group_norm(in_channels)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-        self.emb_proj = nn.Linear(emb_dim, 2 * out_channels)
-        self.norm2 = group_norm(out_channels)
-        self.drop = nn.Dropout(dropout)
-        self.conv2 = zero_init(nn.Conv2d(out_channels, out_channels, 3, padding=1))
-        self.skip = (nn.Identity() if in_channels == out_channels
-                     else nn.Conv2d(in_channels, out_channels, 1))
-
-    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x)))
-        scale, shift = self.emb_proj(F.silu(emb))[:, :, None, None].chunk(2, dim=1)  # 2 x (B, C, 1, 1)
-        h = self.norm2(h) * (1 + scale) + shift
-        h = self.conv2(self.drop(F.silu(h)))
-        return self.skip(x) + h
-
-
-class Downsample(nn.Module):
-    """Halve the resolution with a stride-2 3x3 conv."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(x)
-
-
-class Upsample(nn.Module):
-    """Double the resolution: nearest-neighbour x2, then a 3x3 conv."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))
-
-
-class UNetBlock(nn.Module):
-    """A residual block, then optionally a Swin layer, then optionally an up-sampling."""
-
-    def __init__(self, res: ResBlock, swin: SwinLayer | None = None, up: Upsample | None = None):
-        super().__init__()
-        self.res = res
-        self.swin = swin
-        self.up = up
-
-    def forward(self, h: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        h = self.res(h, emb)
-        if self.swin is not None:
-            h = self.swin(h)
-        if self.up is not None:
-            h = self.up(h)
-        return h
-
-
+@register_net("swin_unet")
 class SwinUNet(nn.Module):
     """ResShift's Swin-UNet denoiser: ``forward(x_t, t, y, mask, noise_map=None) -> x0_pred``.
 
@@ -269,14 +186,18 @@ class SwinUNet(nn.Module):
         if not isinstance(cfg, SwinUNetConfig):
             raise ValueError(f"cfg must be a SwinUNetConfig, got {type(cfg).__name__}")
         self.cfg = cfg
+        self.schedule = cfg.schedule.build()
+        # the compiled network body, set by mrs.nets.fast.prepare_for_inference(net, compile=True)
+        self.compiled_body = None
         C, mc = cfg.in_channels, cfg.model_channels
         emb_dim = 4 * mc
         widths = [m * mc for m in cfg.channel_mult]
         last = len(widths) - 1
 
         # 1 / sqrt(kappa^2 eta_t + 1) for t = 0..T (t = 0 unused), computed in float64
-        etas = torch.tensor((0.0,) + cfg.etas, dtype=torch.float64)
-        self.register_buffer("input_scale", (cfg.kappa**2 * etas + 1).rsqrt().float(), persistent=False)
+        etas = self.schedule.etas                                   # float64 [T+1]
+        kappa = self.schedule.kappa
+        self.register_buffer("input_scale", (kappa**2 * etas + 1).rsqrt().float(), persistent=False)
 
         def swin(channels: int) -> SwinLayer:
             return SwinLayer(channels, cfg.swin_embed_dim, cfg.swin_depth,
@@ -327,7 +248,7 @@ class SwinUNet(nn.Module):
     # -- input checks -------------------------------------------------------------------------
     def _check_time(self, t, x_t):
         """``t`` as a LongTensor [B] in 1..T, or a float tensor [B] of fractional times in [1, T]."""
-        return check_t(t, self.cfg.steps, x_t.shape[0], device=x_t.device, fractional=True)
+        return check_t(t, self.cfg.T, x_t.shape[0], device=x_t.device, fractional=True)
 
     def _check(self, x_t, t, y, mask, noise_map):
         cfg = self.cfg
@@ -357,9 +278,8 @@ class SwinUNet(nn.Module):
 
     @property
     def _run(self):
-        """``_forward``, or its ``torch.compile``d version set by
-        ``mrs.fast.prepare_for_inference(net, compile=True)``."""
-        return self.__dict__.get("_compiled_forward") or self._forward
+        """``forward_unchecked``, or ``compiled_body`` when one is set."""
+        return self.compiled_body or self.forward_unchecked
 
     def _input_scale(self, t: torch.Tensor) -> torch.Tensor:
         """``1 / sqrt(kappa^2 eta_t + 1)`` per image ``[B]``; for a fractional ``t`` with
@@ -367,13 +287,13 @@ class SwinUNet(nn.Module):
         ``mrs.repaint.fractional_times`` maps noise levels to times)."""
         if not t.is_floating_point():
             return self.input_scale[t]
-        sqrt_eta = self.input_scale.new_tensor((0.0,) + self.cfg.etas).sqrt()  # [T+1]
-        lo = t.floor().long().clamp(1, self.cfg.steps)
-        hi = (lo + 1).clamp(max=self.cfg.steps)
+        sqrt_eta = self.schedule.etas.to(self.input_scale).sqrt()  # [T+1]
+        lo = t.floor().long().clamp(1, self.cfg.T)
+        hi = (lo + 1).clamp(max=self.cfg.T)
         s = torch.lerp(sqrt_eta[lo], sqrt_eta[hi], (t - lo).to(sqrt_eta.dtype))
-        return (self.cfg.kappa**2 * s**2 + 1).rsqrt()
+        return (self.schedule.kappa**2 * s**2 + 1).rsqrt()
 
-    def _forward(self, x_t, t, y, mask, noise_map=None):
+    def forward_unchecked(self, x_t, t, y, mask, noise_map=None):
         """``forward`` without the argument checks (``t`` already a tensor [B])."""
         H, W = x_t.shape[2:]
         # 1. conditioning as channels; only x_t is scaled by 1 / sqrt(kappa^2 eta_t + 1)
@@ -403,17 +323,14 @@ class SwinUNet(nn.Module):
         out = self.conv_out(F.silu(self.norm_out(h)))
         return out[:, :, :H, :W]
 
-    def denoiser(self, proc: Process):
+    def denoiser(self, proc: BaseProcess):
         """``denoiser(x_t, t, y, mask)`` for ``mrs.sample``, supplying ``rho * eta_t`` from ``proc``
         when the net uses the noise map. ``proc``'s schedule must be the net's."""
-        if not isinstance(proc, Process):
+        if not isinstance(proc, BaseProcess):
             raise ValueError(f"proc must be an mrs process, got {type(proc).__name__}")
-        etas = tuple(float(e) for e in proc.schedule.etas[1:])
-        if (len(etas) != self.cfg.steps or abs(proc.kappa - self.cfg.kappa) > 1e-9
-                or any(abs(a - b) > 1e-9 for a, b in zip(etas, self.cfg.etas))):
+        if proc.schedule != self.schedule:
             raise ValueError(f"proc's schedule {proc.schedule!r} does not match the net's "
-                             f"(kappa={self.cfg.kappa:g}, etas={self.cfg.etas}); use "
-                             f"SwinUNetConfig.with_schedule")
+                             f"{self.schedule!r}; use SwinUNetConfig.with_schedule")
 
         def denoise(x_t, t, y, mask):
             # the sampler has checked y and mask once; per step only the cheap (no host sync)
@@ -429,7 +346,10 @@ class SwinUNet(nn.Module):
         return denoise
 
 
-def noise_map(proc: Process, mask: torch.Tensor, t) -> torch.Tensor:
+def noise_map(proc: BaseProcess, mask: torch.Tensor, t) -> torch.Tensor:
     """The per-pixel noise map the net may see: ``Var[x_t | x0] / kappa^2`` = ``rho * eta_t``
     (``m^2 eta_t`` for MVD), ``[B, 1, H, W]`` in [0, 1] (the clamp only removes round-off)."""
     return (proc.marginal_var(mask, t) / proc.kappa**2).clamp(0.0, 1.0)
+
+
+SwinUNet.Config = SwinUNetConfig

@@ -1,0 +1,22 @@
+"""Seeds for reproducible data: one well-mixed seed per (stream, item).
+
+Every random draw of the data layer and of training comes from a ``torch.Generator`` seeded by
+``stream_seed(seed + stream, i)``: face ``i`` of a face stream, the masks of training step ``i``,
+the data order of epoch ``i``. The named offsets below keep the streams of one run apart (the same
+values since the first release, so shipped checkpoints and stored notebook numbers reproduce).
+"""
+
+from __future__ import annotations
+
+__all__ = ["stream_seed", "TRAIN_MASKS", "EPOCH_ORDER", "PAIR_MASKS"]
+
+TRAIN_MASKS = 31     # the masks of training step s: stream_seed(seed + TRAIN_MASKS, s)
+EPOCH_ORDER = 17     # the data order of epoch e: stream_seed(seed + EPOCH_ORDER, e)
+PAIR_MASKS = 7919    # the mask of item i of MaskedPairs: stream_seed(mask_seed + PAIR_MASKS, i)
+
+
+def stream_seed(seed: int, i: int) -> int:
+    """A well-mixed 62-bit seed for item ``i`` of stream ``seed`` (a SplitMix64-style hash)."""
+    h = (seed * 0x9E3779B97F4A7C15 + i * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB) % (1 << 64)
+    h ^= h >> 31
+    return (h * 0xD6E8FEB86659FD93 % (1 << 64)) >> 2

@@ -1,0 +1,148 @@
+"""The inpainting pipeline: network, process, schedule and sampler held together.
+
+    pipe = mrs.load_pretrained("emmd_smooth")      # shipped name, run folder or exported checkpoint
+    out  = pipe.inpaint(image, mask)               # known pixels pasted back exactly
+    raw  = pipe.sample(y, mask)                    # the sampler's output as it is (for teaching)
+
+``image`` is a tensor ``[B, C, H, W]`` in [-1, 1] with a mask ``[B, 1, H, W]`` (1 = hole), or a
+picture (path or PIL image, mask white = hole) of any size, which comes back as a PIL image of
+the same size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ..core import BaseProcess, ProcessSpec
+from ..core.checks import check_image, check_mask
+from ..core.masks import degrade
+from ..sampling import as_sampler, make_sampler, sample
+from .pictures import from_model_size, to_model_size
+from .weights import read_model
+
+__all__ = ["InpaintPipeline", "load_pretrained"]
+
+
+@dataclass
+class InpaintPipeline:
+    """A trained denoiser ready to inpaint.
+
+    Attributes:
+        net: the network (any registered architecture; ``net.denoiser(process)`` is the denoiser).
+        process: the forward process it was trained with (its schedule is ``process.schedule``).
+        sampler: the default sampler (``mrs.sampling``'s protocol; ancestral unless changed).
+        image_size: the training resolution (pictures are resized to it).
+        name: a label (the checkpoint's name).
+        meta: the checkpoint JSON (training config, loss, step ...).
+    """
+
+    net: torch.nn.Module
+    process: BaseProcess
+    sampler: object = None
+    image_size: int | None = None
+    name: str = ""
+    meta: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self.sampler = as_sampler(self.sampler)
+        if not isinstance(self.process, BaseProcess):
+            raise ValueError(f"process must be an mrs process, got {type(self.process).__name__}")
+
+    # -- the parts ------------------------------------------------------------------------------
+    @property
+    def schedule(self):
+        return self.process.schedule
+
+    @property
+    def process_spec(self) -> ProcessSpec:
+        return ProcessSpec(self.process.name, self.process.options)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def to(self, device) -> "InpaintPipeline":
+        self.net.to(device)
+        return self
+
+    def denoiser(self):
+        """``denoiser(x_t, t, y, mask) -> x0_pred`` for ``mrs.sample`` and the other samplers."""
+        return self.net.denoiser(self.process)
+
+    def _sampler(self, sampler, options):
+        if sampler is None and not options:
+            return self.sampler
+        if sampler is None or isinstance(sampler, str):
+            return make_sampler(sampler or self.sampler.name, **options)
+        if options:
+            raise ValueError("sampler options go with a sampler name, not a sampler object")
+        return as_sampler(sampler)
+
+    # -- sampling -------------------------------------------------------------------------------
+    def sample(self, y, mask, generator=None, trajectory: bool = False, sampler=None, **sampler_options):
+        """The sampler's output as it is (known pixels as sampled, not pasted back).
+
+        ``trajectory=True`` (ancestral sampling only) returns an ``mrs.Trajectory``."""
+        check_image("y", y)
+        check_mask("mask", mask, like=y)
+        y, mask = y.to(self.device), mask.to(self.device)
+        if trajectory:
+            if sampler is not None or sampler_options:
+                raise ValueError("trajectory=True uses the ancestral sampler; drop sampler options")
+            return sample(self.process, self.denoiser(), y, mask, generator=generator, trajectory=True)
+        return self._sampler(sampler, sampler_options)(self.process, self.denoiser(), y, mask,
+                                                       generator=generator)
+
+    @torch.no_grad()
+    def inpaint(self, image, mask, generator=None, sampler=None, seed: int | None = None,
+                **sampler_options):
+        """Inpaint ``image`` where ``mask`` is 1 (tensor) or white (picture).
+
+        Tensors: ``image [B, C, H, W]`` in [-1, 1], ``mask [B, 1, H, W]`` binary; returns
+        ``mask * sample + (1 - mask) * image`` (every known pixel exactly the input's).
+        Pictures (a path or PIL image; the mask a path, PIL image or bool array): any size;
+        returns a PIL image of that size (``mrs.pipelines.pictures``).
+        ``seed`` is a shortcut for ``generator=torch.Generator().manual_seed(seed)``.
+        """
+        if seed is not None:
+            if generator is not None:
+                raise ValueError("give generator or seed, not both")
+            generator = torch.Generator().manual_seed(int(seed))
+        if not isinstance(image, torch.Tensor):
+            if self.image_size is None:
+                raise ValueError("this pipeline has no image_size: pass tensors, not pictures")
+            x, m, layout = to_model_size(image, mask, self.image_size)
+            out = self.inpaint(x, m, generator=generator, sampler=sampler, **sampler_options)
+            return from_model_size(out, layout)
+        check_image("image", image)
+        check_mask("mask", mask, like=image)
+        if bool(((mask > 0) & (mask < 1)).any()):
+            raise ValueError("mask must be binary (0 = known, 1 = hole) to paste the known pixels back")
+        image, mask = image.to(self.device), mask.to(self.device)
+        raw = self.sample(degrade(image, mask), mask, generator=generator, sampler=sampler,
+                          **sampler_options)
+        return torch.where(mask > 0, raw, image)
+
+    def __repr__(self) -> str:
+        return (f"InpaintPipeline(name={self.name!r}, net={type(self.net).__name__}, "
+                f"process={self.process!r}, sampler={self.sampler.name!r}, "
+                f"image_size={self.image_size})")
+
+
+def load_pretrained(name_or_path, device="cpu", sampler=None) -> InpaintPipeline:
+    """An ``InpaintPipeline`` from a shipped name (``mrs.list_pretrained()``), a run folder (its
+    latest checkpoint, EMA weights) or an exported checkpoint (``NAME.json`` or its stem).
+
+    Raises ``CheckpointError`` (a ``ValueError``) naming the file for a missing, corrupt or
+    mismatched checkpoint."""
+    from pathlib import Path
+
+    net, proc, meta = read_model(name_or_path, device=device)
+    p = Path(str(name_or_path))
+    name = p.stem if p.suffix in (".json", ".safetensors") else p.name
+    return InpaintPipeline(net, proc, sampler=sampler, image_size=meta.get("image_size"), name=name,
+                           meta=meta)
+
+

@@ -1,0 +1,300 @@
+"""Training: a trainer that resumes bit-identically, in phases that benchmarks reuse.
+
+One training step (notebook 08), each phase a method of ``Trainer``::
+
+    1. data             x0 ~ data,  M ~ masks,  y = (1 - M) x0                     (batch)
+    2. forward process  t ~ U{1..T},  x_t ~ q(x_t | x0, y)                         (noisy)
+    3. loss             MSE(f(x_t, t, y, M), x0) + lpips_weight * LPIPS(...)       (loss)
+    4. update           AdamW step at lr_at(step), gradient clipping               (update)
+    5. EMA              ema <- decay * ema + (1 - decay) * weights                 (update_ema)
+
+Every random draw of step ``s`` comes from a generator seeded by ``(seed, s, rank)`` and the data
+index is a function of ``s``, so a run stopped and resumed from a checkpoint continues exactly as
+an uninterrupted one (bit-identical on CPU).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from ..core import metrics
+from ..core.masks import random_masks
+from ..data import FaceFolder, SyntheticFaces, validation_split
+from ..data.seeds import EPOCH_ORDER, TRAIN_MASKS, stream_seed
+from ..nets import build_net, describe_net, net_config, noise_map
+from ..pipelines.checkpoint import CheckpointError, load_checkpoint, load_state_strict, save_checkpoint
+from ..sampling import as_sampler
+from .config import TrainConfig, lr_at
+from .losses import InpaintingLoss, load_lpips
+
+__all__ = ["Trainer", "Batch", "METRIC_FIELDS"]
+
+METRIC_FIELDS = ["step", "lr", "loss", "mse", "lpips", "val_psnr", "val_hole_psnr", "val_ssim",
+                 "val_lpips", "seconds"]
+
+
+@dataclass
+class Batch:
+    """One step's data: images ``x0``, masks (1 = hole), degraded ``y`` and the step's generator
+    (which then draws ``t`` and the noise)."""
+
+    x0: torch.Tensor
+    mask: torch.Tensor
+    y: torch.Tensor
+    generator: torch.Generator
+
+
+def _fused_ok(device: torch.device) -> bool:
+    """Whether AdamW's fused kernel exists for ``device`` in this torch."""
+    try:
+        torch.optim.AdamW([torch.zeros(1, device=device, requires_grad=True)], fused=True)
+    except (RuntimeError, ValueError, TypeError):
+        return False
+    return True
+
+
+class Trainer:
+    """Trains one config into ``out_dir`` (checkpoints ``ckpt_*.{safetensors,json}``,
+    ``metrics.csv``). ``Trainer(cfg, out).run()``; ``Trainer.resume(out, steps=N).run()``."""
+
+    def __init__(self, cfg: TrainConfig, out_dir, device=None, progress: bool = True,
+                 lpips_model="auto", sampler=None):
+        self.cfg, self.out = cfg, Path(out_dir)
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.progress = progress
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not torch.distributed.is_initialized():
+            backend = "nccl" if self.device.type == "cuda" else "gloo"
+            torch.distributed.init_process_group(backend)
+            if self.device.type == "cuda":
+                self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.manual_seed(cfg.seed)  # the initial weights
+        self.proc = cfg.process.build(cfg.schedule.build())
+        self.sampler = as_sampler(sampler)  # validation sampling
+        self.net = build_net(cfg.arch, net_config(cfg.arch, cfg.net, cfg.schedule,
+                                                  use_noise_map=cfg.use_noise_map)).to(self.device)
+        # the EMA through torch's averaging utilities; one update now makes it start at the
+        # initial weights, so that every step is ema <- decay * ema + (1 - decay) * weights
+        self.ema = AveragedModel(self.net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
+        self.ema.update_parameters(self.net)
+        self.ema.eval().requires_grad_(False)
+        # the fused AdamW kernel (one pass over every parameter; 12 -> 4 ms per tiny step on CPU,
+        # benchmarks/bench_training.py) where this torch has it
+        self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
+                                     weight_decay=cfg.weight_decay, fused=_fused_ok(self.device))
+        self.model = self.net
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = torch.nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
+        if cfg.compile and self.device.type == "cuda":
+            self.model = torch.compile(self.model)
+        lp = load_lpips() if (lpips_model == "auto" and cfg.lpips_weight > 0) else (
+            None if lpips_model == "auto" else lpips_model)
+        self.loss_fn = InpaintingLoss(cfg.lpips_weight, lp)
+        self.real_lpips = lp is not None and not lp.random_backbone
+        if cfg.data == "synthetic":
+            self.images = SyntheticFaces(cfg.image_size, cfg.seed, length=cfg.train_pool, cache=False)
+            val_images = None
+        else:
+            self.images = FaceFolder(cfg.data, cfg.image_size)
+            val_images = self.images  # users with one folder: the split reuses its first images
+        self.val = validation_split(cfg.val_size, cfg.image_size, images=val_images)
+        self.step = 0
+
+    # -- one step, in phases -------------------------------------------------------------------
+    def batch(self, step: int) -> Batch:
+        """Phase 1, data: ``Batch`` for optimisation step ``step`` on this rank (deterministic)."""
+        cfg, n = self.cfg, len(self.images)
+        base = (step * self.world + self.rank) * cfg.batch_size
+        order = _epoch_order(n, base // n, cfg.seed) if n < 10**6 else None
+        idx = [(base + k) % n for k in range(cfg.batch_size)]
+        x0 = torch.stack([self.images[int(order[i]) if order is not None else i] for i in idx])
+        g = torch.Generator().manual_seed(stream_seed(cfg.seed + TRAIN_MASKS, step * self.world + self.rank))
+        mask = random_masks(cfg.mask_kind, cfg.batch_size, cfg.image_size, g)
+        return Batch(x0, mask, (1 - mask) * x0, g)
+
+    def noisy(self, batch: Batch):
+        """Phase 2, forward process: ``(x0, mask, y, t, x_t)`` on the device, ``t ~ U{1..T}``,
+        ``x_t ~ q(x_t | x0, y)``."""
+        g, B = batch.generator, batch.x0.shape[0]
+        t = torch.randint(1, self.proc.T + 1, (B,), generator=g)
+        noise = torch.randn(batch.x0.shape, generator=g)
+        x0, mask, y, t, noise = (z.to(self.device) for z in (batch.x0, batch.mask, batch.y, t, noise))
+        return x0, mask, y, t, self.proc.q_sample(x0, y, mask, t, noise=noise)
+
+    def loss(self, x0, mask, y, t, x_t):
+        """Phase 3, loss: the net's prediction of ``x0`` and ``InpaintingLoss`` -> (loss, parts)."""
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16,
+                                  enabled=self.cfg.amp and self.device.type == "cuda")
+        with autocast:
+            extra = {"noise_map": noise_map(self.proc, mask, t)} if self.cfg.use_noise_map else {}
+            x0_pred = self.model(x_t, t, y, mask, **extra)
+        return self.loss_fn(x0_pred.float(), x0)
+
+    def update(self, loss: torch.Tensor, step: int) -> float:
+        """Phase 4, update: backward, clip, AdamW at ``lr_at(cfg, step)``; returns the lr."""
+        lr = lr_at(self.cfg, step)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
+        self.opt.step()
+        return lr
+
+    def update_ema(self) -> None:
+        """Phase 5: ``ema <- decay * ema + (1 - decay) * weights``."""
+        self.ema.update_parameters(self.net)
+
+    def train_step(self, step: int) -> dict:
+        """Phases 1-5 for step ``step``; returns the loss parts and the lr (floats)."""
+        loss, parts = self.loss(*self.noisy(self.batch(step)))
+        lr = self.update(loss, step)
+        self.update_ema()
+        return dict(parts, lr=lr)
+
+    # -- validation -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self) -> dict:
+        """The EMA net sampled (``self.sampler``) on the fixed validation split (fixed seed)."""
+        x0, mask, y = (z.to(self.device) for z in self.val)
+        g = torch.Generator().manual_seed(2024)
+        out = self.sampler(self.proc, self.ema.module.denoiser(self.proc), y, mask, generator=g)
+        res = {"val_psnr": float(metrics.psnr(out, x0).mean()),
+               "val_hole_psnr": float(metrics.hole_psnr(out, x0, mask).mean()),
+               "val_ssim": float(metrics.ssim(out, x0).mean()) if self.cfg.image_size >= 11 else ""}
+        lp = self.loss_fn.lpips
+        res["val_lpips"] = float(lp(out, x0).mean()) if (lp is not None and self.real_lpips) else ""
+        return res
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def save(self) -> Path:
+        tensors = {f"model.{k}": v for k, v in self.net.state_dict().items()}
+        tensors.update({f"ema.{k}": v for k, v in self.ema.module.state_dict().items()})
+        opt_state = self.opt.state_dict()
+        steps = {}
+        for i, st in opt_state["state"].items():
+            tensors[f"opt.{i}.exp_avg"] = st["exp_avg"]
+            tensors[f"opt.{i}.exp_avg_sq"] = st["exp_avg_sq"]
+            steps[str(i)] = float(st["step"])
+        groups = opt_state["param_groups"]
+        cfg = self.cfg
+        meta = {"step": self.step, "train_config": cfg.to_dict(), "net": describe_net(self.net),
+                "process": cfg.process.to_dict(), "schedule": cfg.schedule.to_dict(),
+                "image_size": cfg.image_size, "loss": self.loss_fn.describe(),
+                "optimizer": {"groups": groups, "steps": steps}}
+        path = save_checkpoint(self.out / f"ckpt_{self.step:07d}", tensors, meta)
+        for old in sorted(self.out.glob("ckpt_*.json"))[:-2]:  # keep the last two
+            old.unlink(missing_ok=True)
+            old.with_suffix(".safetensors").unlink(missing_ok=True)
+        return path
+
+    def load(self, stem) -> None:
+        tensors, meta = load_checkpoint(stem)
+        held = (meta.get("train_config", {}).get("arch"), meta.get("train_config", {}).get("net"))
+        if held != (self.cfg.arch, self.cfg.net):
+            raise CheckpointError(f"checkpoint {stem} holds net {held}, not {(self.cfg.arch, self.cfg.net)}")
+        load_state_strict(self.net, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")},
+                          "model")
+        load_state_strict(self.ema.module, {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")},
+                          "EMA model")
+        opt = meta["optimizer"]
+        state = {int(i): {"step": torch.tensor(s), "exp_avg": tensors[f"opt.{i}.exp_avg"],
+                          "exp_avg_sq": tensors[f"opt.{i}.exp_avg_sq"]} for i, s in opt["steps"].items()}
+        try:
+            self.opt.load_state_dict({"state": state, "param_groups": opt["groups"]})
+        except (ValueError, KeyError) as err:
+            raise CheckpointError(f"optimiser state in {stem} does not match: {err}") from None
+        self.step = int(meta["step"])
+        self.ema.n_averaged.fill_(self.step + 1)  # the initial copy plus one update per step
+
+    @classmethod
+    def resume(cls, out_dir, steps: int | None = None, **kwargs) -> "Trainer":
+        """Continue the run in ``out_dir`` from its latest checkpoint, up to ``steps`` in total."""
+        out = Path(out_dir)
+        found = sorted(out.glob("ckpt_*.json"))
+        if not found:
+            raise CheckpointError(f"no checkpoint (ckpt_*.json) in {out} to resume from")
+        meta = json.loads(found[-1].read_text())
+        if meta.get("format") != "mrs-checkpoint-2":
+            raise CheckpointError(f"{found[-1]} was written by an older mrs: it can be loaded "
+                                  "(mrs.load_pretrained) but not resumed")
+        cfg = TrainConfig.from_dict({**meta["train_config"], **({"steps": steps} if steps else {})})
+        trainer = cls(cfg, out, **kwargs)
+        trainer.load(found[-1])
+        return trainer
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(self, until: int | None = None) -> Path | None:
+        """Train from ``self.step`` to ``cfg.steps`` (or stop early at ``until``, as if
+        interrupted); validates, logs to ``metrics.csv`` and checkpoints on rank 0."""
+        from tqdm.auto import tqdm
+
+        cfg, main = self.cfg, self.rank == 0
+        stop = min(cfg.steps, until if until is not None else cfg.steps)
+        if main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+            _truncate_metrics(self.out / "metrics.csv", self.step)
+        self.net.train()
+        bar = tqdm(total=stop, initial=self.step, disable=not (self.progress and main),
+                   desc=f"train {cfg.process.name}", leave=False)
+        acc, n_acc, t0, last = {}, 0, time.time(), None
+        while self.step < stop:
+            parts = self.train_step(self.step)
+            self.step += 1
+            for k, v in parts.items():
+                acc[k] = acc.get(k, 0.0) + v
+            n_acc += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{parts['loss']:.4f}")
+            end = self.step == stop
+            if main and (self.step % cfg.val_every == 0 or end):
+                row = {k: acc.get(k, 0.0) / n_acc for k in ("loss", "mse")}
+                row["lpips"] = acc["lpips"] / n_acc if "lpips" in acc and self.real_lpips else ""
+                row.update(step=self.step, lr=parts["lr"], seconds=round(time.time() - t0, 3))
+                row.update(self.validate())
+                self.net.train()
+                _append_metrics(self.out / "metrics.csv", row)
+                acc, n_acc = {}, 0
+            if main and (self.step % cfg.ckpt_every == 0 or end):
+                last = self.save()
+        bar.close()
+        if self.world > 1:
+            torch.distributed.barrier()
+        return last
+
+
+def _epoch_order(n: int, epoch: int, seed: int) -> torch.Tensor:
+    return torch.randperm(n, generator=torch.Generator().manual_seed(stream_seed(seed + EPOCH_ORDER, epoch)))
+
+
+def _append_metrics(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
+        if new:
+            w.writeheader()
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop logged rows past ``step`` (a resumed run rewrites them)."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
+        w.writeheader()
+        w.writerows(rows)

@@ -152,7 +152,8 @@ def test_specs_round_trip_and_compare_by_value():
     assert spec.build().spec == spec
     p = mrs.ProcessSpec("emmd_smooth", {"noise_floor": 0.1})
     assert p.options == {"blur_width": 2.0, "noise_floor": 0.1}
-    assert mrs.ProcessSpec.from_dict(p.to_dict()) == p and hash(mrs.ProcessSpec.from_dict(p.to_dict())) == hash(p)
+    back = mrs.ProcessSpec.from_dict(p.to_dict())
+    assert back == p and hash(back) == hash(p)
     assert mrs.ProcessSpec.of("emmd", blur_width=3.0) == mrs.ProcessSpec("emmd")
     cfg = mrs.TrainConfig.preset("tiny", process="mvd", kappa=1.0, blur_width=2.0)
     assert cfg.schedule.kappa == 1.0 and cfg.process == mrs.ProcessSpec("mvd", {"blur_width": 2.0})

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 import mrs
-from mrs.nets.fast import prepare_for_inference, region_box, region_denoiser
 from mrs.nets import SwinUNet, SwinUNetConfig
+from mrs.nets.fast import prepare_for_inference, region_box, region_denoiser
 
 
 def _box(size, top, left, h, w, n=1):

@@ -187,3 +187,37 @@ def test_make_process_errors(paper_schedule):
         mrs.make_process("emmd_smooth", paper_schedule, noise_floor=1.5)
     with pytest.raises(ValueError, match="schedule"):
         mrs.make_process("emmd", [0.1, 0.2])
+
+
+# -- the Monte Carlo posterior check (notebooks 02-06 use it) ----------------------------------
+
+@pytest.mark.parametrize("t", [1, 2, 4])
+def test_posterior_check_passes_for_the_exact_posteriors(proc, face8, t):
+    from mrs.core.montecarlo import posterior_check
+
+    x0, mask, y = (z.double() for z in face8)
+    post = proc.true_posterior if proc.name == "mvd" else None
+    check = posterior_check(proc, x0, y, mask, t, n=4000, generator=torch.Generator().manual_seed(t),
+                            posterior=post)
+    assert check.holds(), (float(check.z.abs().max()), check.var_ratio)
+
+
+def test_posterior_check_catches_a_wrong_variance(paper_schedule, face8):
+    """It can fail: MVD's assumed reverse variance on a fractional mask, or a doubled variance."""
+    from mrs.core.montecarlo import posterior_check
+
+    x0, mask, y = (z.double() for z in face8)
+    mvd = mrs.make_process("mvd", paper_schedule, blur_width=1.5)
+    check = posterior_check(mvd, x0, y, mask, 3, n=4000, generator=torch.Generator().manual_seed(0))
+    assert not check.holds()
+    emmd = mrs.make_process("emmd", paper_schedule)
+
+    def doubled(*args):
+        mean, var = emmd.posterior(*args)
+        return mean, 2 * var
+
+    check = posterior_check(emmd, x0, y, mask, 3, n=4000, generator=torch.Generator().manual_seed(0),
+                            posterior=doubled)
+    assert not check.holds()
+    with pytest.raises(ValueError, match="t must"):
+        posterior_check(emmd, x0, y, mask, 5)

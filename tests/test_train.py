@@ -12,10 +12,9 @@ import pytest
 import torch
 
 import mrs
-from mrs.training import losses
-from mrs.pipelines.checkpoint import CheckpointError, load_checkpoint
 from mrs.pipelines import export_weights, load_pretrained
-from mrs.training import TrainConfig, Trainer, lr_at
+from mrs.pipelines.checkpoint import CheckpointError, load_checkpoint
+from mrs.training import TrainConfig, Trainer, losses, lr_at
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ Nothing here knows about networks, data sets or files. Conventions, used everywh
 ``y = (1 - M) x0 + M fill``; time ``t = 1..T`` with ``eta_0 = 0``.
 """
 
-from . import masks, metrics
+from . import masks, metrics, montecarlo
 from .mvd import MaskedVariance
 from .process_base import BaseProcess
 from .processes import ExactMasked, ExactMaskedSmooth, Process, ResShift
@@ -22,4 +22,5 @@ from .schedule import Schedule, ScheduleSpec
 
 __all__ = ["Schedule", "ScheduleSpec", "BaseProcess", "Process", "ResShift", "MaskedVariance",
            "ExactMasked", "ExactMaskedSmooth", "ProcessSpec", "make_process", "register_process",
-           "process_names", "process_class", "process_options", "option_defaults", "masks", "metrics"]
+           "process_names", "process_class", "process_options", "option_defaults", "masks", "metrics",
+           "montecarlo"]

@@ -121,7 +121,8 @@ class ExactMasked(Process):
 
 @register_process("emmd_smooth", order=40)
 class ExactMaskedSmooth(Process):
-    """EMMD with a smoothed rate and a noise floor (this project's exact version of the paper's proposed fix, notebook 06)::
+    """EMMD with a smoothed rate and a noise floor (notebook 06): this project's exact version of
+    the paper's proposed fix::
 
         rho = max(M, noise_floor, exp(-d^2 / (2 blur_width^2)))
 

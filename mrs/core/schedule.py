@@ -77,8 +77,8 @@ class Schedule:
     @classmethod
     def from_etas(cls, etas, kappa: float, spec: "ScheduleSpec | None" = None) -> "Schedule":
         """A schedule from ``eta_1..eta_T`` (``eta_0 = 0`` is prepended)."""
-        e = torch.as_tensor(etas, dtype=torch.float64).flatten()
-        e = torch.cat([torch.zeros(1, dtype=torch.float64), e])
+        e = torch.as_tensor(etas, dtype=torch.float64, device="cpu").flatten()  # maths: always CPU
+        e = torch.cat([torch.zeros(1, dtype=torch.float64, device="cpu"), e])
         return cls(etas=e, alphas=torch.cat([e[:1], e[1:] - e[:-1]]), kappa=float(kappa), spec=spec)
 
     @classmethod
@@ -167,10 +167,10 @@ def _exponential_sqrt_etas(T, kappa, min_noise_level, etas_end, power) -> torch.
             f"etas_end = {etas_end:g}; lower min_noise_level"
         )
     if T == 1:
-        sqrt_etas = torch.tensor([etas_end], dtype=torch.float64)
+        sqrt_etas = torch.tensor([etas_end], dtype=torch.float64, device="cpu")
     else:
         # 1. warped step positions p_t in [0, T-1]
-        frac = torch.linspace(0.0, 1.0, T, dtype=torch.float64)
+        frac = torch.linspace(0.0, 1.0, T, dtype=torch.float64, device="cpu")
         p = frac.pow(power) * (T - 1)
         # 2. geometric growth of sqrt(eta) between the two end points
         ratio = math.log(etas_end / sqrt_eta_1) / (T - 1)

@@ -12,7 +12,9 @@ from .datasets import (
     validation_split,
 )
 from .faces import SyntheticFaces, face, synthetic_faces
+from .registry import dataset_names, make_dataset, register_dataset
 from .seeds import stream_seed
 
 __all__ = ["synthetic_faces", "face", "SyntheticFaces", "open_image", "load_image", "FaceFolder",
-           "celeba", "MaskedPairs", "validation_split", "stream_seed", "IMAGE_SUFFIXES", "to_numpy"]
+           "celeba", "MaskedPairs", "validation_split", "stream_seed", "IMAGE_SUFFIXES", "to_numpy",
+           "register_dataset", "dataset_names", "make_dataset"]

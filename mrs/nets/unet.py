@@ -41,7 +41,7 @@ import torch.nn.functional as F
 
 from ..core import BaseProcess, Schedule, ScheduleSpec
 from ..core.checks import check_image, check_like, check_mask, check_t
-from .blocks import Downsample, ResBlock, Upsample, UNetBlock, group_norm, timestep_embedding, zero_init
+from .blocks import Downsample, ResBlock, UNetBlock, Upsample, group_norm, timestep_embedding, zero_init
 from .registry import register_net
 from .swin import SwinLayer
 
@@ -67,7 +67,7 @@ class SwinUNetConfig:
     num_head_channels: int = 32             # channels per attention head (heads = E / this)
     dropout: float = 0.0                    # dropout in residual blocks and Swin blocks
     use_noise_map: bool = False             # add the per-pixel noise map rho * eta_t as an input channel
-    schedule: ScheduleSpec = field(default_factory=ScheduleSpec)  # the schedule it denoises (input scaling, T)
+    schedule: ScheduleSpec = field(default_factory=ScheduleSpec)  # the schedule it denoises (scaling, T)
 
     def __post_init__(self):
         ints = ("in_channels", "model_channels", "num_res_blocks", "swin_depth", "swin_embed_dim",

@@ -38,7 +38,7 @@ class TrainConfig:
     net: str = _f("tiny", "preset of the architecture: tiny (2.2M parameters) or paper (118.6M)")
     use_noise_map: bool = _f(False, "feed the per-pixel noise map rho * eta_t to the net as a channel")
     # -- data
-    data: str = _f("synthetic", "'synthetic' (procedural faces) or a folder of face images")
+    data: str = _f("synthetic", "a registered dataset (mrs.data.dataset_names()) or a folder of images")
     image_size: int = _f(32, "training resolution in pixels (square)")
     mask_kind: str = _f("mixed", "training masks: irregular | box | outpaint | mixed")
     train_pool: int = _f(20_000, "number of distinct synthetic training faces")

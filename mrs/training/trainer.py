@@ -27,7 +27,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..core import metrics
 from ..core.masks import random_masks
-from ..data import FaceFolder, SyntheticFaces, validation_split
+from ..data import make_dataset, validation_split
 from ..data.seeds import EPOCH_ORDER, TRAIN_MASKS, stream_seed
 from ..nets import build_net, describe_net, net_config, noise_map
 from ..pipelines.checkpoint import CheckpointError, load_checkpoint, load_state_strict, save_checkpoint
@@ -101,12 +101,8 @@ class Trainer:
             None if lpips_model == "auto" else lpips_model)
         self.loss_fn = InpaintingLoss(cfg.lpips_weight, lp)
         self.real_lpips = lp is not None and not lp.random_backbone
-        if cfg.data == "synthetic":
-            self.images = SyntheticFaces(cfg.image_size, cfg.seed, length=cfg.train_pool, cache=False)
-            val_images = None
-        else:
-            self.images = FaceFolder(cfg.data, cfg.image_size)
-            val_images = self.images  # users with one folder: the split reuses its first images
+        self.images = make_dataset(cfg.data, cfg.image_size, cfg.seed, cfg.train_pool, "train")
+        val_images = make_dataset(cfg.data, cfg.image_size, cfg.seed, cfg.train_pool, "val")
         self.val = validation_split(cfg.val_size, cfg.image_size, images=val_images)
         self.step = 0
 

@@ -24,13 +24,16 @@ _TOL = 1e-6
 
 
 _SCHEDULE_FIELDS = ("T", "kappa", "min_noise_level", "etas_end", "power")
+# the process options of the shipped checkpoints (a process given by name takes these)
+SHIPPED_OPTIONS = {"blur_width": 2.0, "noise_floor": 0.02}
 
 
 @dataclass(frozen=True)
 class SamplerSettings:
     """Everything one sampling run depends on (the widget's state).
 
-    ``SamplerSettings(process="emmd")``; ``settings.with_values(kappa=1.0, blur_width=3.0)``
+    ``SamplerSettings(process="emmd")`` (a name takes ``SHIPPED_OPTIONS``, the options the shipped
+    checkpoints were trained with); ``settings.with_values(kappa=1.0, blur_width=3.0)``
     routes control values into ``schedule`` and ``process`` (options the process does not take
     are ignored)."""
 
@@ -43,8 +46,8 @@ class SamplerSettings:
     face: int = 0                      # which of the 8 validation faces (0..7)
 
     def __post_init__(self):
-        if isinstance(self.process, str):
-            object.__setattr__(self, "process", ProcessSpec(self.process))
+        if isinstance(self.process, str):  # a name: the options the shipped checkpoints were trained with
+            object.__setattr__(self, "process", ProcessSpec.of(self.process, **SHIPPED_OPTIONS))
 
     def with_values(self, **values) -> "SamplerSettings":
         """These settings with control values: schedule fields, process options (kept for every
@@ -62,6 +65,7 @@ class SamplerSettings:
         """The value of every control of the app (schedule fields, options, the rest)."""
         values = {"process": self.process.name, **self.schedule.to_dict()}
         values.update({k: v for n in process_names() for k, v in option_defaults(n).items()})
+        values.update(SHIPPED_OPTIONS)
         values.update(self.process.options)
         values.update({k: getattr(self, k) for k in ("mask_kind", "seed", "denoiser", "leak", "face")})
         return values
@@ -106,7 +110,8 @@ def outside_training(s: SamplerSettings, meta: dict) -> list:
     ``process``), as ``name=value`` strings (empty: the net can be used)."""
     trained = {**meta["schedule"], **meta["process"]["options"]}
     mine = {**s.schedule.to_dict(), **s.process.options}
-    return [f"{k}={v:g}" for k, v in mine.items() if k in trained and abs(float(v) - float(trained[k])) > _TOL]
+    return [f"{k}={v:g}" for k, v in mine.items()
+            if k in trained and abs(float(v) - float(trained[k])) > _TOL]
 
 
 def run_sampler(s: SamplerSettings) -> SamplerRun:
@@ -123,8 +128,8 @@ def run_sampler(s: SamplerSettings) -> SamplerRun:
         pipe = _pretrained(s.process.name)
         differ = outside_training(s, pipe.meta)
         if differ:
-            trained = ", ".join(f"{k}={v:g}" for k, v in {**pipe.meta["schedule"],
-                                                           **pipe.meta["process"]["options"]}.items())
+            spec = ScheduleSpec.from_dict(pipe.meta["schedule"]).to_dict()  # in the spec's order
+            trained = ", ".join(f"{k}={v:g}" for k, v in {**spec, **pipe.process.options}.items())
             notes.append(f"checkpoint '{s.process.name}' was trained with {trained}: these settings "
                          f"({', '.join(differ)}) are outside it, showing the oracle (leak {s.leak:g}) "
                          f"instead")
@@ -182,10 +187,26 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def sampler_app(**initial):
-    """ipywidgets app around ``render``: a VBox with ``.controls`` (name -> widget) and one Output
-    ``.output`` that is cleared and redrawn whenever a control changes. A ``ValueError`` from the
-    library is shown as a one-line message instead of a figure."""
+@dataclass
+class SamplerApp:
+    """The interactive sampler: ``box`` (the widget shown), ``controls`` (name -> widget),
+    ``output`` (the Output redrawn whenever a control changes) and ``update()`` (redraw now)."""
+
+    box: object
+    controls: dict
+    output: object
+    update: object
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.box)
+
+
+def sampler_app(**initial) -> SamplerApp:
+    """ipywidgets app around ``render`` (a ``SamplerApp``): one Output that is cleared and redrawn
+    whenever a control changes. A ``ValueError`` from the library is shown as a one-line message
+    instead of a figure."""
     import ipywidgets as widgets
     from IPython.display import Image
 
@@ -240,7 +261,6 @@ def sampler_app(**initial):
     rows = [widgets.HBox([controls[k] for k in names]) for names in (
         ("process", "denoiser", "mask_kind"), ("kappa", "power", "T"),
         ("min_noise_level", "etas_end", "seed"), ("blur_width", "noise_floor", "leak"), ("face",))]
-    app = widgets.VBox([*rows, out])
-    app.controls, app.output, app.update = controls, out, update
+    app = SamplerApp(widgets.VBox([*rows, out]), controls, out, update)
     update()
     return app

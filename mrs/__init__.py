@@ -23,7 +23,7 @@ from .core import (
     register_process,
 )
 from .core.masks import degrade
-from .core.metrics import hole_psnr, psnr, seam_score, ssim
+from .core.metrics import hole_psnr, psnr, seam_excess, seam_score, ssim
 from .data import synthetic_faces
 from .sampling import (
     Sampler,
@@ -69,6 +69,6 @@ __all__ = [
     "Schedule", "ScheduleSpec", "make_process", "BaseProcess", "Process", "ProcessSpec",
     "register_process", "process_names", "sample", "sample_progressive", "StepOutput", "Trajectory",
     "Sampler", "make_sampler", "register_sampler", "oracle_denoiser", "leaky_oracle", "degrade",
-    "synthetic_faces", "psnr", "hole_psnr", "seam_score", "ssim", "core", "data", "sampling", "masks",
-    "metrics", *_LAZY,
+    "synthetic_faces", "psnr", "hole_psnr", "seam_score", "seam_excess", "ssim", "core", "data",
+    "sampling", "masks", "metrics", *_LAZY,
 ]

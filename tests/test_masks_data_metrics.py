@@ -108,3 +108,31 @@ def test_seam_score():
     flat = torch.zeros(1, 3, 16, 16)
     assert float(mrs.seam_score(flat + 0.3 * m[:1], m[:1])) == pytest.approx(0.3)
     assert float(mrs.seam_score(flat, torch.zeros(1, 1, 16, 16))) == 0.0
+
+
+# -- masks at latent resolution ---------------------------------------------------------------
+
+def test_to_latent_rules():
+    from mrs.core.masks import to_latent
+
+    m = mrs.masks.box_mask(64, 16, 16, 32, 32)                      # a 32x32 hole in 64x64
+    hard = to_latent(m, 4, "max")
+    assert hard.shape == (1, 1, 16, 16) and set(hard.unique().tolist()) == {0.0, 1.0}
+    assert int(hard.sum()) == 8 * 8                                  # exact block boundaries
+    mean = to_latent(m, 4, "mean")
+    assert torch.equal(mean, hard)                                   # aligned: no partial block
+    soft = to_latent(m, 4, "authors")
+    frac = ((soft > 0) & (soft < 1)).float().mean()
+    assert soft.shape == (1, 1, 16, 16) and 0.2 < float(frac) < 0.9  # a wide fractional band
+    assert float(soft[0, 0, 8, 8]) == pytest.approx(1.0, abs=1e-6)   # deep inside: a hole
+    assert float(soft[0, 0, 0, 0]) == 0.0                            # far away: known
+    # zero padding: a hole touching the image border stays below 1 there
+    edge = to_latent(mrs.masks.box_mask(64, 0, 0, 64, 32), 4, "authors")
+    assert float(edge[0, 0, 0, 0]) < 0.7 and float(edge[0, 0, 8, 3]) == pytest.approx(1.0, abs=1e-6)
+    # an unaligned hole: partial blocks give multiples of 1/16 under "mean"
+    odd = to_latent(mrs.masks.box_mask(64, 17, 17, 6, 6), 4, "mean")
+    assert torch.allclose(odd * 16, (odd * 16).round()) and 0 < float(odd.max()) < 1
+    with pytest.raises(ValueError, match="how"):
+        to_latent(m, 4, "blur")
+    with pytest.raises(ValueError, match="multiple"):
+        to_latent(mrs.masks.box_mask(30, 2, 2, 5, 5), 4)

@@ -29,7 +29,9 @@ __all__ = [
     "smooth_mask",
     "apply_noise_floor",
     "hole_distance",
+    "to_latent",
     "MASK_KINDS",
+    "LATENT_MASK_RULES",
 ]
 
 MASK_KINDS = ("irregular", "box", "outpaint")
@@ -248,3 +250,47 @@ def apply_noise_floor(rate: torch.Tensor, noise_floor: float) -> torch.Tensor:
     if not (math.isfinite(noise_floor) and 0.0 <= noise_floor <= 1.0):
         raise ValueError(f"noise_floor must lie in [0, 1], got {noise_floor!r}")
     return rate.clamp(min=noise_floor)
+
+
+LATENT_MASK_RULES = ("authors", "max", "mean")
+
+
+def _gaussian_kernel(size: int, sigma: float) -> torch.Tensor:
+    r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    k = torch.exp(-r**2 / (2 * sigma**2))
+    k = k / k.sum()
+    return (k[:, None] * k[None, :]).float()                         # (size, size), sums to 1
+
+
+def to_latent(mask: torch.Tensor, factor: int = 4, how: str = "authors") -> torch.Tensor:
+    """A pixel mask ``[B, 1, H, W]`` (1 = hole) at latent resolution ``[B, 1, H/f, W/f]``.
+
+    * ``"authors"``: the rule of the paper's authors' code (their training and sampling):
+      1. binarise (hole > 0.5 -> 1), 2. dilate by one pixel (3x3 max pool, stride 1),
+      3. average over each ``f x f`` block, 4. blur with a 5x5 Gaussian (sigma 2) with **zero
+      padding**. The result is fractional: multiples of 1/f^2 before the blur, a band about two
+      latents wide on both sides of every edge after it, and values below 1 for hole latents at
+      the image border (the zero padding) and for holes narrower than about five latents.
+    * ``"max"``: binary; a latent is a hole if any pixel of its block is (no known latent is
+      touched by the hole, so the known latents stay exactly those of the known image region).
+    * ``"mean"``: the fraction of hole pixels in each block (steps 1 and 3 of ``"authors"``).
+
+    """
+    check_mask("mask", mask)
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"factor must be an int >= 1, got {factor!r}")
+    if how not in LATENT_MASK_RULES:
+        raise ValueError(f"how must be one of {LATENT_MASK_RULES}, got {how!r}")
+    H, W = mask.shape[-2:]
+    if H % factor or W % factor:
+        raise ValueError(f"mask size {H}x{W} must be a multiple of factor {factor}")
+    hard = (mask > 0.5).to(torch.float32)                            # 1. binarise
+    if how == "max":
+        return F.max_pool2d(hard, factor, stride=factor).to(mask.dtype)
+    if how == "authors":
+        hard = F.max_pool2d(hard, 3, stride=1, padding=1)            # 2. dilate by one pixel
+    m = F.avg_pool2d(hard, factor, stride=factor)                     # 3. block average
+    if how == "authors":
+        k = _gaussian_kernel(5, 2.0).to(m.device)[None, None]
+        m = F.conv2d(m, k, padding=2)                                 # 4. blur, zero padding
+    return m.clamp(0.0, 1.0).to(mask.dtype)

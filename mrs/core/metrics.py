@@ -1,4 +1,9 @@
-"""Image-quality numbers: PSNR, hole-PSNR and the seam score (notebook 05 defines it).
+"""Image-quality numbers: PSNR, hole-PSNR, SSIM and the edge measures of notebooks 05-06.
+
+The edge measures: ``seam_score`` (signed: mean |jump| across the hole's edge minus the true
+one; a blurred fill scores *below* the truth), ``seam_excess`` (unsigned: mean |jump of the error|
+across the edge; 0 only when every edge jump is the true one), and ``error_profile`` /
+``error_continuity`` (the RMS error by signed distance to the edge: a step in the error *level*).
 
 Images are ``[B, C, H, W]`` in [-1, 1] (data range 2); masks ``[B, 1, H, W]`` with 1 = hole.
 Every function returns one number per image, a tensor ``[B]``.
@@ -9,8 +14,10 @@ from __future__ import annotations
 import torch
 
 from .checks import check_like, check_mask
+from .masks import hole_distance
 
-__all__ = ["psnr", "hole_psnr", "seam_score", "edge_pairs", "ssim"]
+__all__ = ["psnr", "hole_psnr", "seam_score", "seam_excess", "edge_pairs", "signed_edge_distance",
+           "error_profile", "error_continuity", "edge_metrics", "ssim"]
 
 
 def psnr(x: torch.Tensor, ref: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -76,6 +83,100 @@ def seam_score(x: torch.Tensor, mask: torch.Tensor, ref: torch.Tensor | None = N
 
     total = jump(x) - (jump(ref) if ref is not None else 0.0)
     return torch.where(count > 0, total / count.clamp(min=1), torch.zeros_like(total)).float()
+
+
+def seam_excess(x: torch.Tensor, mask: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """The unsigned seam: how far the jumps across the hole's edge depart from the true jumps.
+
+        seam_excess(x; x0) = 1 / (C |E|)  sum over (i, j) in E, channels c of
+                             | (x_ci - x_cj) - (x0_ci - x0_cj) |  =  mean |e_ci - e_cj|,
+
+    with ``E`` the edge pairs of ``edge_pairs`` and ``e = x - x0`` the error: the mean absolute
+    jump of the *error* across the edge. It is 0 only when every edge jump equals the true one,
+    and > 0 both for a step the truth does not have and for a true jump that a blurred fill has
+    smoothed away (where ``seam_score`` turns negative and ranks the blur above the truth).
+    A constant offset of the whole image is no seam (0). Images with no edge get 0.
+    """
+    check_mask("mask", mask, like=x)
+    if ref is None:
+        raise ValueError("seam_excess needs the ground truth ref (the true jumps are subtracted)")
+    check_like("ref", ref, x, "x")
+    horiz, vert = edge_pairs(mask)
+    count = (horiz.flatten(1).sum(1) + vert.flatten(1).sum(1)).double() * x.shape[1]
+    e = x.double() - ref.double()
+    dh = (e[..., :, 1:] - e[..., :, :-1]).abs() * horiz
+    dv = (e[..., 1:, :] - e[..., :-1, :]).abs() * vert
+    total = dh.flatten(1).sum(1) + dv.flatten(1).sum(1)
+    return torch.where(count > 0, total / count.clamp(min=1), torch.zeros_like(total)).float()
+
+
+def signed_edge_distance(mask: torch.Tensor, reach: float = 6.0) -> torch.Tensor:
+    """Chamfer distance in pixels to the hole's edge, signed: ``> 0`` on known pixels, ``< 0`` in
+    the hole (``mask > 0.5``), clipped at ``+-reach``; ``[B, 1, H, W]``.
+
+        s_i = d(i, hole) - d(i, known)
+
+    so the known pixels next to the hole have ``s = 1`` and the hole pixels next to the known
+    region ``s = -1`` (diagonal neighbours: ``sqrt 2``). No pixel has ``s = 0``.
+    """
+    check_mask("mask", mask)
+    if not (isinstance(reach, (int, float)) and 1 <= reach < float("inf")):
+        raise ValueError(f"reach must be a finite number >= 1, got {reach!r}")
+    hole = (mask > 0.5).to(mask.dtype)
+    return hole_distance(hole, reach) - hole_distance(1 - hole, reach)
+
+
+def error_profile(x: torch.Tensor, mask: torch.Tensor, ref: torch.Tensor,
+                  distances=(-1, 1)) -> torch.Tensor:
+    """The RMS error at each signed distance to the hole's edge, per image: ``[B, len(distances)]``.
+
+        profile(x; x0)[d] = sqrt( mean over pixels i with round(s_i) = d, channels c
+                                  of (x_ci - x0_ci)^2 )
+
+    with ``s`` from ``signed_edge_distance`` (``d < 0``: inside the hole, ``d > 0``: outside).
+    ``nan`` where an image has no pixel at that distance. ``distances``: nonzero integers.
+    """
+    check_like("x", x, ref, "ref")
+    check_mask("mask", mask, like=x)
+    ds = list(distances)
+    if not ds or any(isinstance(d, bool) or not isinstance(d, int) or d == 0 for d in ds):
+        raise ValueError(f"distances must be nonzero integers (< 0 in the hole), got {distances!r}")
+    sd = signed_edge_distance(mask, float(max(abs(d) for d in ds) + 1)).round()
+    e2 = (x.double() - ref.double()).pow(2).mean(1, keepdim=True)
+    rows = []
+    for d in ds:
+        sel = (sd == d).double()
+        n = sel.flatten(1).sum(1)
+        rms = ((e2 * sel).flatten(1).sum(1) / n.clamp(min=1)).sqrt()
+        rows.append(torch.where(n > 0, rms, torch.full_like(rms, float("nan"))))
+    return torch.stack(rows, 1).float()
+
+
+def error_continuity(x: torch.Tensor, mask: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Whether the error *level* steps at the hole's edge: the RMS error one pixel outside the
+    edge over the RMS error one pixel inside, per image ``[B]``.
+
+        continuity(x; x0) = profile(x; x0)[+1] / profile(x; x0)[-1]
+
+    0: the error stops at the edge (exact known pixels next to an erring hole); 1: no step.
+    ``nan`` where the error just inside is 0 (nothing to compare) or the image has no edge.
+    """
+    p = error_profile(x, mask, ref, (-1, 1)).double()
+    inside, outside = p[:, 0], p[:, 1]
+    ok = torch.isfinite(inside) & torch.isfinite(outside) & (inside > 0)
+    return torch.where(ok, outside / inside.clamp(min=1e-30), torch.full_like(inside, float("nan"))).float()
+
+
+def edge_metrics(x: torch.Tensor, mask: torch.Tensor, ref: torch.Tensor) -> dict:
+    """Every number notebooks 05-06 print for an inpainting ``x`` of ``ref``, per image ``[B]``:
+    ``seam`` (``seam_score``, signed), ``seam_excess`` (unsigned), ``continuity``
+    (``error_continuity``), ``hole_psnr`` and ``known_psnr`` (PSNR on the pixels with
+    ``mask <= 0.5``; ``inf`` when they are untouched; an image without known pixels, or without
+    hole pixels, raises ``ValueError`` as ``psnr`` does)."""
+    known = (mask <= 0.5).to(x.dtype)
+    return {"seam": seam_score(x, mask, ref=ref), "seam_excess": seam_excess(x, mask, ref),
+            "continuity": error_continuity(x, mask, ref), "hole_psnr": hole_psnr(x, ref, mask),
+            "known_psnr": psnr(x, ref, known)}
 
 
 def ssim(x: torch.Tensor, ref: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:

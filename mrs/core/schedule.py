@@ -90,7 +90,8 @@ class Schedule:
         etas_end: float = 0.99,
         power: float = 0.3,
     ) -> "Schedule":
-        """ResShift's exponential schedule (defaults: the paper's values).
+        """ResShift's exponential schedule (defaults: the paper's T = 4 and kappa = 2; ResShift's
+        configuration for min_noise_level, etas_end and power, which the paper keeps).
 
         ``sqrt(eta_t)`` grows geometrically from ``sqrt(eta_1) = min(min_noise_level / kappa,
         min_noise_level)`` to ``sqrt(eta_T) = etas_end``; the step positions are warped by
@@ -122,7 +123,8 @@ class ScheduleSpec:
     """The five numbers of ResShift's exponential schedule: the one place they live.
 
     ``TrainConfig``, the network's config, the widgets' settings and every checkpoint JSON hold a
-    ``ScheduleSpec``; ``spec.build()`` gives the ``Schedule``. Defaults: the paper's values.
+    ``ScheduleSpec``; ``spec.build()`` gives the ``Schedule``. Defaults: the default schedule (the
+    paper's T and kappa, ResShift's configuration for the rest).
     """
 
     T: int = 4                      # number of diffusion steps

@@ -82,7 +82,7 @@ def plot_posterior_coefficients(proc, ax=None, wrong_coef_x0=None):
     ax.plot(t, std, "^-", label=r"posterior std $\kappa\sqrt{\eta_{t-1}\alpha_t/\eta_t}$")
     if wrong_coef_x0 is not None:
         ax.plot(t, np.asarray(wrong_coef_x0[1:], dtype=float), "x--", color="gray",
-                label=r"seed eq. (2): $\alpha_t\eta_{t-1}/\eta_t$ (wrong)")
+                label=r"the paper's eq. (2): $\alpha_t\eta_{t-1}/\eta_t$ (wrong)")
     ax.set_xticks(t)
     ax.set_xlabel("t (the reverse step goes t -> t-1)")
     ax.set_ylabel("value")

@@ -13,7 +13,16 @@ import torch
 from PIL import Image
 
 import mrs
-from mrs.evaluation import EvalResult, evaluate
+from mrs.evaluation import (
+    EvalResult,
+    PairedDifference,
+    evaluate,
+    paired_difference,
+    paired_differences,
+    paired_markdown,
+    paste_back,
+    plot_paired,
+)
 from mrs.pipelines import export_weights, find_checkpoints, load_pretrained, read_inpainting_inputs
 from mrs.training import TrainConfig, Trainer, losses
 
@@ -163,6 +172,110 @@ def test_bad_arguments(no_lpips):
         evaluate({"a": "no_such_checkpoint"})
 
 
+def _fake_result(values: dict, kinds=("box", "outpaint")):
+    """An EvalResult whose per-image metrics are given: label -> {metric: [len(kinds) * N] values}."""
+    labels = tuple(values)
+    n = len(next(iter(values[labels[0]].values()))) // len(kinds)
+    per_image = {(lb, k): {m: torch.tensor(v[j * n:(j + 1) * n], dtype=torch.float32)
+                           for m, v in values[lb].items()}
+                 for lb in labels for j, k in enumerate(kinds)}
+    x0 = torch.zeros(n, 3, 8, 8)
+    masks = {k: torch.zeros(n, 1, 8, 8) for k in kinds}
+    return EvalResult(labels=labels, mask_kinds=kinds, x0=x0, masks=masks,
+                      inputs={k: x0 for k in kinds}, samples={key: x0 for key in per_image},
+                      per_image=per_image, nfe={key: 4 for key in per_image},
+                      seconds={key: 0.0 for key in per_image}, lpips_note="weights unavailable", seed=0)
+
+
+def test_paired_difference_by_hand():
+    a = [20.0, 21.0, 25.0, 22.0, 23.0, 30.0]
+    b = [19.0, 21.5, 24.0, 21.0, 22.5, 29.0]
+    res = _fake_result({"a": {"psnr": a, "seam": [0.1] * 6}, "b": {"psnr": b, "seam": [0.1] * 6}})
+    d = np.array(a) - np.array(b)
+    diff = paired_difference(res, "psnr", "a", "b")
+    assert isinstance(diff, PairedDifference) and diff.n == 6 and not diff.pasted
+    assert diff.mean == pytest.approx(d.mean()) and diff.se == pytest.approx(d.std(ddof=1) / 6 ** 0.5)
+    assert diff.resolved == (abs(d.mean()) > 2 * d.std(ddof=1) / 6 ** 0.5) and diff.resolved  # 0.58 ± 0.27
+    assert diff.better == "a" and "resolved" in str(diff) and "not resolved" not in str(diff)
+    swapped = paired_difference(res, "psnr", "b", "a")
+    assert swapped.mean == pytest.approx(-diff.mean) and swapped.se == pytest.approx(diff.se)
+    # the same values unpaired: each model's own SE is ~4x larger, the paired one sees through it
+    assert diff.se < 0.25 * np.array(a).std(ddof=1) / 6 ** 0.5
+    one_kind = paired_difference(res, "psnr", "a", "b", mask_kinds="outpaint")
+    assert one_kind.n == 3 and one_kind.mean == pytest.approx(d[3:].mean())
+    # a single outlier pair makes the same mean unresolved
+    noisy = _fake_result({"a": {"psnr": a[:5] + [36.0]}, "b": {"psnr": b[:5] + [29.0 + 6.0 - 5.0]}})
+    assert not paired_difference(noisy, "psnr", "a", "b").resolved
+    same = paired_difference(res, "seam", "a", "b")
+    assert same.mean == 0 and same.se == 0 and not same.resolved and same.better is None
+    # lower is better for the seam
+    lower = _fake_result({"a": {"seam": [0.1, 0.2, 0.1, 0.3]}, "b": {"seam": [0.2, 0.3, 0.2, 0.4]}})
+    assert paired_difference(lower, "seam", "a", "b").better == "a"
+
+
+def test_paired_difference_rejects_bad_input(oracle_result):
+    res, _ = oracle_result
+    with pytest.raises(ValueError, match="two different models"):
+        paired_difference(res, "seam", "leaky", "leaky")
+    with pytest.raises(ValueError, match="label must be one of"):
+        paired_difference(res, "seam", "leaky", "nobody")
+    with pytest.raises(ValueError, match="'lpips' was not measured"):
+        paired_difference(res, "lpips", "leaky", "oracle")
+    with pytest.raises(ValueError, match="mask_kinds"):
+        paired_difference(res, "seam", "leaky", "oracle", mask_kinds=("circle",))
+    with pytest.raises(ValueError, match="not finite"):  # the oracle's PSNR is inf
+        paired_difference(res, "psnr", "leaky", "oracle")
+    single = _fake_result({"a": {"psnr": [1.0, 2.0]}, "b": {"psnr": [1.0, 1.0]}})
+    with pytest.raises(ValueError, match="at least 2"):
+        paired_difference(single, "psnr", "a", "b", mask_kinds="box")
+    with pytest.raises(ValueError, match="reference must be one of"):
+        paired_differences(res, "nobody")
+
+
+def test_paste_back_equals_evaluate_with_paste_known(no_lpips):
+    x0 = mrs.synthetic_faces(3, 16, seed=2)
+    proc = mrs.make_process("resshift", mrs.Schedule.exponential(T=3))  # noises the known pixels too
+    models = {"leaky": (mrs.leaky_oracle(x0, proc, 0.3), proc), "copy y": (lambda x_t, t, y, mask: y, proc)}
+    sampled = evaluate(models, images=x0, n=3, mask_kinds=("box", "irregular"))
+    direct = evaluate(models, images=x0, n=3, mask_kinds=("box", "irregular"), paste_known=True)
+    pasted = paste_back(sampled)
+    assert not sampled.pasted and pasted.pasted and direct.pasted and paste_back(pasted) is pasted
+    for key, per in direct.per_image.items():
+        assert torch.equal(pasted.samples[key], direct.samples[key])
+        assert per.keys() == pasted.per_image[key].keys()
+        assert all(torch.allclose(per[m], pasted.per_image[key][m]) for m in per)
+        known = (sampled.masks[key[1]] == 0).expand_as(x0)
+        assert torch.equal(pasted.samples[key][known], x0[known])
+        if key[0] == "leaky":  # its error reaches the known pixels: resshift noises them too
+            assert not torch.equal(sampled.samples[key][known], x0[known])
+    # pasting raises the whole-image PSNR of the leaky oracle; the hole is untouched
+    assert paired_difference(pasted, "hole_psnr", "leaky", "copy y").mean == pytest.approx(
+        paired_difference(sampled, "hole_psnr", "leaky", "copy y").mean)
+    assert float(pasted.values("leaky", "psnr").mean()) > float(sampled.values("leaky", "psnr").mean())
+    assert "known pixels pasted back" in pasted.to_markdown() and "as sampled" in sampled.to_markdown()
+    with pytest.raises(ValueError, match="EvalResult"):
+        paste_back({"not": "a result"})
+
+
+def test_paired_markdown_and_plot(oracle_result):
+    res, _ = oracle_result
+    diffs = paired_differences(res, "oracle")
+    assert [(d.a, d.b) for d in diffs] == [("leaky", "oracle")] * 2
+    assert [d.metric for d in diffs] == ["ssim", "seam"]  # psnr: inf for the oracle, left out
+    md = paired_markdown(res, "oracle", metrics=("ssim", "seam"))
+    assert md.startswith("| model - oracle | SSIM | seam |") and "| leaky | **" in md
+    assert "9 image/mask pairs (as sampled)" in md
+    fig = plot_paired(diffs, title="leaky - oracle")
+    lines = [c for c in fig.axes[0].collections]  # one error bar per difference
+    assert isinstance(fig, matplotlib.figure.Figure) and len(lines) == 2
+    seg = lines[0].get_segments()[0]  # the first bar: mean ± 2 SE
+    assert seg[0][0] == pytest.approx(diffs[0].mean - 2 * diffs[0].se, rel=1e-6)
+    assert seg[1][0] == pytest.approx(diffs[0].mean + 2 * diffs[0].se, rel=1e-6)
+    plt.close("all")
+    with pytest.raises(ValueError, match="PairedDifference"):
+        plot_paired([])
+
+
 def _picture(path, w, h, seed=0):
     rng = np.random.default_rng(seed)
     Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path)
@@ -201,7 +314,21 @@ def test_cli_evaluate_on_a_face_folder(checkpoints, tmp_path):
     assert r.stdout.index("| resshift | box |") < r.stdout.index("| emmd_smooth | outpaint |")
     for name in ("metrics.md", "metrics.csv", "grid_box.png", "grid_outpaint.png", "comparison.png"):
         assert (tmp_path / "out" / name).is_file(), name
+        assert (tmp_path / "out" / "pasted" / name).is_file(), name
     assert len((tmp_path / "out" / "metrics.csv").read_text().splitlines()) == 5
+    # both protocols, each with the paired differences against the reference (resshift by default)
+    out = r.stdout
+    assert out.index("## As sampled") < out.index("## Known pixels pasted back")
+    assert out.count("| model - resshift |") == 2
+    assert out.count("| emmd_smooth | ") == 2 * 2 + 2  # 2 kinds x 2 tables, 2 paired rows
+    assert "(known pixels pasted back)" in out and "(as sampled)" in out
+    assert (tmp_path / "out" / "report.md").read_text() in out
+    r = _cli("evaluate", "--checkpoint", "all", "--checkpoints", checkpoints, "--data", faces, "--reference",
+             "emmd_smooth", "--out", tmp_path / "out2", "--n", "2", "--mask-kinds", "box", "--no-progress")
+    assert r.returncode == 0 and r.stdout.count("| model - emmd_smooth |") == 2, r.stderr
+    r = _cli("evaluate", "--checkpoint", "all", "--checkpoints", checkpoints, "--reference", "mvd",
+             "--out", tmp_path / "x")
+    assert r.returncode == 2 and "--reference mvd is not among" in r.stderr and "Traceback" not in r.stderr
     r = _cli("evaluate", "--checkpoint", checkpoints / "nothing.json", "--out", tmp_path / "x")
     assert r.returncode == 2 and "no checkpoint" in r.stderr and "Traceback" not in r.stderr
 
@@ -233,7 +360,9 @@ def test_cli_demo(checkpoints, tmp_path):
     r = _cli("demo", "--out", tmp_path / "demo", "--n", "2", "--checkpoints", checkpoints)
     assert r.returncode == 0, r.stderr
     assert "| resshift | irregular |" in r.stdout and "| emmd_smooth | outpaint |" in r.stdout
-    for name in ("comparison.png", "metrics.md", "metrics.csv", "grid_irregular.png"):
+    assert "## Known pixels pasted back" in r.stdout and "| model - resshift |" in r.stdout
+    for name in ("comparison.png", "metrics.md", "metrics.csv", "grid_irregular.png", "report.md",
+                 "pasted/metrics.md"):
         assert (tmp_path / "demo" / name).is_file(), name
     (tmp_path / "empty").mkdir()
     r = _cli("demo", "--out", tmp_path / "demo2", "--checkpoints", tmp_path / "empty")
@@ -244,7 +373,7 @@ def test_cli_help_lists_the_commands(capsys):
     from mrs.__main__ import main
 
     for command, flags in [("evaluate", ["--checkpoint", "--data", "--out", "--n", "--size", "--mask-kinds",
-                                         "--seed", "--device"]),
+                                         "--seed", "--reference", "--device"]),
                            ("inpaint", ["--process", "--checkpoint", "--out", "--seed"]),
                            ("demo", ["--out", "--n", "--checkpoints"])]:
         with pytest.raises(SystemExit) as exit_info:

@@ -15,6 +15,7 @@ Conventions: images ``[B, C, H, W]`` in [-1, 1]; masks ``[B, 1, H, W]`` with 1 =
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from ..sampling import CountingDenoiser, as_sampler
 from ..training import losses
 from .report import EvalResult
 
-__all__ = ["evaluate", "EvalResult", "Model", "resolve_models"]
+__all__ = ["evaluate", "paste_back", "EvalResult", "Model", "resolve_models"]
 
 
 @dataclass
@@ -135,8 +136,13 @@ def _run(model: Model, x0, mask, y, seed, batch_size, device, paste_known):
     _sync(device)
     seconds = (time.perf_counter() - start) / x0.shape[0]
     if paste_known:
-        out = torch.where(mask > 0, out, x0)
+        out = _paste(out, x0, mask)
     return out, seconds, counted.images / x0.shape[0]
+
+
+def _paste(out, x0, mask):
+    """``M * out + (1 - M) * x0`` for the validation masks (binary): the known pixels exact."""
+    return torch.where(mask > 0, out, x0)
 
 
 def _measure(out, x0, mask, lp):
@@ -213,4 +219,28 @@ def evaluate(models, images=None, n: int = 16, size: int = 32, mask_kinds=MASK_K
         labels=tuple(runs), mask_kinds=kinds, x0=split[kinds[0]][0].cpu(),
         masks={k: split[k][1].cpu() for k in kinds}, inputs={k: split[k][2].cpu() for k in kinds},
         samples=samples, per_image=per_image, nfe=nfe, seconds=seconds, lpips_note=lpips_note,
-        seed=seed)
+        seed=seed, pasted=paste_known)
+
+
+def paste_back(result: EvalResult) -> EvalResult:
+    """The same evaluation scored with the known pixels pasted back, without sampling again.
+
+    Every sample becomes ``x_hat <- M * x_hat + (1 - M) * x0`` (what ``pipe.inpaint`` gives a user:
+    the known pixels exact, the hole as generated) and every per-image metric is measured again on
+    it, LPIPS too where ``result`` has it. NFE and wall time are the sampler's, unchanged. Equal to
+    ``evaluate(..., paste_known=True)`` with the same arguments; a result already pasted is returned
+    as it is.
+    """
+    if not isinstance(result, EvalResult):
+        raise ValueError(f"result must be an EvalResult (from evaluate), got {type(result).__name__}")
+    if result.pasted:
+        return result
+    lp = None
+    if result.lpips_note is None and any("lpips" in per for per in result.per_image.values()):
+        lp, _ = _lpips_model()
+    samples, per_image = {}, {}
+    for (label, kind), out in result.samples.items():
+        mask = result.masks[kind]
+        samples[(label, kind)] = _paste(out, result.x0, mask)
+        per_image[(label, kind)] = _measure(samples[(label, kind)], result.x0, mask, lp)
+    return dataclasses.replace(result, samples=samples, per_image=per_image, pasted=True)

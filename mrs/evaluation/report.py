@@ -34,6 +34,9 @@ class EvalResult:
         seconds:    (label, kind) -> wall time per image (not deterministic).
         lpips_note: None when LPIPS was measured, else why not (e.g. "weights unavailable").
         seed:       the sampling seed.
+        pasted:     True when the samples were scored with the known pixels pasted back from
+                    the ground truth (``evaluate(..., paste_known=True)`` or ``paste_back``),
+                    False when scored as they left the sampler.
     """
 
     labels: tuple
@@ -47,6 +50,22 @@ class EvalResult:
     seconds: dict
     lpips_note: str | None
     seed: int
+    pasted: bool = False
+
+    def values(self, label: str, metric: str, mask_kinds=None) -> torch.Tensor:
+        """One model's per-image ``metric`` over ``mask_kinds`` (None: all), concatenated in that
+        order: ``[len(mask_kinds) * N]``, the same image/mask pairs for every model."""
+        if label not in self.labels:
+            raise ValueError(f"label must be one of the models {self.labels}, got {label!r}")
+        kinds = self.mask_kinds if mask_kinds is None else (
+            (mask_kinds,) if isinstance(mask_kinds, str) else tuple(mask_kinds))
+        if not kinds or any(k not in self.mask_kinds for k in kinds):
+            raise ValueError(f"mask_kinds must be kinds of this result {self.mask_kinds}, got {mask_kinds!r}")
+        missing = [k for k in kinds if metric not in self.per_image[(label, k)]]
+        if missing:
+            have = sorted(self.per_image[(label, kinds[0])])
+            raise ValueError(f"metric {metric!r} was not measured (measured: {have})")
+        return torch.cat([self.per_image[(label, k)][metric] for k in kinds])
 
     @property
     def table(self) -> list:
@@ -76,9 +95,11 @@ class EvalResult:
             cells = ["n/a" if row[k] is None else fmt.format(row[k]) for k, _, fmt in cols]
             lines.append(f"| {row['model']} | {row['mask']} | " + " | ".join(cells) + " |")
         size = self.x0.shape[-1]
+        how = ("known pixels pasted back from the ground truth" if self.pasted
+               else "scored as sampled (known pixels not pasted back)")
         lines += ["", f"{self.x0.shape[0]} images of {size}x{size} per mask kind, sampling seed "
-                  f"{self.seed}. PSNR in dB; seam: mean jump across the hole's edge minus the ground "
-                  "truth's (0 = invisible)."]
+                  f"{self.seed}, {how}. PSNR in dB; seam: mean jump across the hole's edge minus the "
+                  "ground truth's (0 = invisible)."]
         if self.lpips_note is not None:
             lines.append(f"LPIPS: {self.lpips_note}")
         return "\n".join(lines) + "\n"

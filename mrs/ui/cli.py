@@ -87,9 +87,13 @@ def _run_train(args) -> int:
 def _eval_parser(sub):
     p = sub.add_parser(
         "evaluate", help="compare checkpoints on a fixed validation set (metrics + image grids)",
-        description="Sample every checkpoint on the fixed validation images for each mask kind; "
-        "write metrics.md, metrics.csv, grid_<kind>.png and comparison.png into --out and print "
-        "the table.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        description="Sample every checkpoint on the fixed validation images for each mask kind and "
+        "score the samples twice: as they leave the sampler, and with the known pixels pasted back "
+        "(what `inpaint` gives a user). Print both tables and, for each, every model's paired "
+        "difference from --reference (mean ± standard error over the same images; resolved when "
+        "|mean| > 2 SE). Writes report.md (all of it), metrics.md, metrics.csv, grid_<kind>.png "
+        "and comparison.png (as sampled) into --out, and the same for the pasted samples into "
+        "--out/pasted.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--checkpoint", action="append", required=True, metavar="NAME_OR_PATH",
                    help="a shipped checkpoint name, an exported checkpoint (NAME.json or its stem), "
                    "or 'all' (every shipped one); repeat to compare several")
@@ -103,6 +107,9 @@ def _eval_parser(sub):
                    help="image side (default: the first checkpoint's training size, 32 for the shipped)")
     p.add_argument("--mask-kinds", default="irregular,box,outpaint", help="comma-separated mask kinds")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (the same for every model)")
+    p.add_argument("--reference", default=None, metavar="MODEL",
+                   help="model the paired differences are taken against (default: resshift when "
+                   "evaluated, else the first model)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -175,20 +182,44 @@ def _use_agg():
     matplotlib.use("Agg")  # files only, no window
 
 
+def _reference(labels, wanted):
+    """The model the paired differences are taken against: ``wanted``, else resshift, else the first."""
+    if wanted is not None and wanted not in labels:
+        raise ValueError(f"--reference {wanted} is not among the evaluated models {list(labels)}")
+    return wanted or ("resshift" if "resshift" in labels else labels[0])
+
+
+def _report(result, reference, out) -> str:
+    """Both protocols (as sampled, pasted back) with paired differences; files into ``out``."""
+    from ..evaluation import paired_markdown, paste_back
+
+    pasted = paste_back(result)
+    parts = []
+    for title, res in (("As sampled", result), ("Known pixels pasted back", pasted)):
+        parts += [f"## {title}", "", res.to_markdown(timings=True)]
+        if len(res.labels) > 1:
+            parts += [f"Paired differences against {reference}:", "", paired_markdown(res, reference)]
+    text = "\n".join(parts)
+    written = result.save(out)
+    written.update({f"pasted/{k}": v for k, v in pasted.save(Path(out) / "pasted").items()})
+    (Path(out) / "report.md").write_text(text)
+    written["report.md"] = Path(out) / "report.md"
+    return text + f"\nwrote {', '.join(sorted(written))} into {out}"
+
+
 def _run_evaluate(args) -> int:
     from ..data import FaceFolder
     from ..evaluation import evaluate
 
     _use_agg()
     models, train_size = _load_models(args.checkpoint, args.checkpoints, args.device)
+    reference = _reference(tuple(models), args.reference)
     size = args.size or train_size
     images = None if args.data == "synthetic" else FaceFolder(args.data, size)
     kinds = tuple(k.strip() for k in args.mask_kinds.split(",") if k.strip())
     result = evaluate(models, images=images, n=args.n, size=size, mask_kinds=kinds, seed=args.seed,
                       device=args.device, progress=not args.no_progress)
-    written = result.save(args.out)
-    print(result.to_markdown(timings=True))
-    print(f"wrote {', '.join(sorted(written))} into {args.out}")
+    print(_report(result, reference, args.out))
     return 0
 
 
@@ -221,9 +252,7 @@ def _run_demo(args) -> int:
     _use_agg()
     models, size = _load_models(["all"], args.checkpoints, args.device)
     result = evaluate(models, n=args.n, size=size, seed=args.seed, device=args.device)
-    written = result.save(args.out)
-    print(result.to_markdown(timings=True))
-    print(f"wrote {', '.join(sorted(written))} into {args.out}")
+    print(_report(result, _reference(tuple(models), None), args.out))
     return 0
 
 

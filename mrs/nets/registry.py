@@ -6,7 +6,10 @@ uses, nothing else:
 * ``Config``: its frozen config class, with ``preset(name, schedule=None)``, ``with_schedule``,
   ``to_dict()`` / ``from_dict(d)`` and the field ``use_noise_map``;
 * ``__init__(cfg)``, ``cfg``, ``schedule`` (the ``Schedule`` it denoises);
-* ``denoiser(proc) -> denoiser(x_t, t, y, mask)`` for the samplers;
+* ``denoiser(proc) -> denoiser(x_t, t, y, mask)`` for the samplers; a net with the class attribute
+  ``conditions_on_image = True`` (ResShift's official network in latent mode) takes
+  ``denoiser(proc, y_image, mask_image)`` instead: it sees the image-resolution input while the
+  process runs on latents;
 * ``forward_unchecked(x_t, t, y, mask, noise_map=None)`` (the body, without argument checks) and
   ``compiled_body`` (None, or a compiled version of it: ``mrs.nets.fast.prepare_for_inference``).
 """

@@ -180,6 +180,8 @@ class SwinUNet(nn.Module):
     output cropped back.
     """
 
+    conditions_on_image = False  # y and mask come at the resolution of x_t
+
     def __init__(self, cfg: SwinUNetConfig | None = None):
         super().__init__()
         cfg = SwinUNetConfig() if cfg is None else cfg

@@ -2,6 +2,7 @@
 export), pictures in and out, and ``InpaintPipeline`` / ``load_pretrained``."""
 
 from .checkpoint import FORMAT, CheckpointError, load_checkpoint, load_state_strict, save_checkpoint
+from .official import OFFICIAL, OfficialWeightsMissing, cache_dir, load_official
 from .pictures import from_model_size, read_inpainting_inputs, to_model_size
 from .pipeline import InpaintPipeline, load_pretrained
 from .weights import (
@@ -18,4 +19,5 @@ from .weights import (
 __all__ = ["InpaintPipeline", "load_pretrained", "list_pretrained", "find_checkpoints",
            "pretrained_dir", "resolve_checkpoint", "read_model", "model_meta", "export_weights",
            "export_all", "save_checkpoint", "load_checkpoint", "load_state_strict", "CheckpointError",
-           "FORMAT", "read_inpainting_inputs", "to_model_size", "from_model_size"]
+           "FORMAT", "read_inpainting_inputs", "to_model_size", "from_model_size", "OFFICIAL",
+           "OfficialWeightsMissing", "cache_dir", "load_official"]

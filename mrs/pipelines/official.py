@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-__all__ = ["OFFICIAL", "OfficialWeightsMissing", "cache_dir", "official_file", "download"]
+__all__ = ["OFFICIAL", "OfficialWeightsMissing", "cache_dir", "official_file", "download", "load_official"]
 
 _RELEASE = "https://github.com/zsyOAOA/ResShift/releases/download/v2.0/"
 # name -> (denoiser file, autoencoder file): ResShift's inference_resshift.py lists these URLs
@@ -75,3 +75,30 @@ def official_file(filename: str, progress: bool = True, allow_download: bool = T
         f"ResShift's {filename} is not in {cache_dir()} and {why}. Download "
         f"{_RELEASE + filename} on a machine with a network and put it at {path} "
         "(or set $MRS_HOME to the folder that holds it).")
+
+
+def load_official(name: str, device="cpu", sampler=None, allow_download: bool = True,
+                  unet_kwargs: dict | None = None, vq_kwargs: dict | None = None):
+    """ResShift's released inpainting model ``name`` (``OFFICIAL``) as a 256-px latent pipeline.
+
+    The network (``mrs.nets.ResShiftUNet``, exact) and the VQ-f4 autoencoder
+    (``mrs.nets.autoencoder``) are read from the cache (downloaded first if needed); the process
+    is plain ``resshift`` on the schedule the weights were trained with (T = 4, kappa = 2,
+    ``mrs.ScheduleSpec()``), the hole of ``y`` is filled with -1 as in ResShift's data.
+    ``unet_kwargs`` / ``vq_kwargs`` override the architecture (tests use small random files)."""
+    from ..core import ScheduleSpec, make_process
+    from ..nets import load_resshift_unet
+    from ..nets.autoencoder import load_resshift_vq
+    from .pipeline import InpaintPipeline
+
+    if name not in OFFICIAL:
+        raise ValueError(f"name must be one of {sorted(OFFICIAL)}, got {name!r}")
+    unet_file, vq_file = (official_file(f, allow_download=allow_download) for f in OFFICIAL[name])
+    schedule = ScheduleSpec().build()
+    net = load_resshift_unet(unet_file, schedule=schedule, **(unet_kwargs or {})).to(device).eval()
+    vq = load_resshift_vq(vq_file, device=device, **(vq_kwargs or {}))
+    meta = {"official": name, "files": [str(unet_file), str(vq_file)], "schedule": schedule.spec.to_dict(),
+            "process": {"name": "resshift", "options": {}}, "loss": "ResShift's own training"}
+    image_size = int(net.cfg.lq_size)
+    return InpaintPipeline(net, make_process("resshift", schedule), sampler=sampler, image_size=image_size,
+                           name=name, meta=meta, autoencoder=vq, latent_mask="max", fill=-1.0)

@@ -7,6 +7,12 @@
 ``image`` is a tensor ``[B, C, H, W]`` in [-1, 1] with a mask ``[B, 1, H, W]`` (1 = hole), or a
 picture (path or PIL image, mask white = hole) of any size, which comes back as a PIL image of
 the same size.
+
+Latent mode (a pipeline with an ``autoencoder``, as the paper runs): the process runs unchanged on
+latents, ``z_y = E(y)`` with the hole of ``y`` filled with ``fill`` and the mask brought to latent
+resolution by ``mrs.masks.to_latent(mask, factor, latent_mask)``; the sampled ``z0`` is decoded and
+the known pixels are pasted back from the image. The autoencoder is frozen and is never part of
+the process: the pipeline holds it.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import torch
 
 from ..core import BaseProcess, ProcessSpec
 from ..core.checks import check_image, check_mask
-from ..core.masks import degrade
+from ..core.masks import degrade, to_latent
 from ..sampling import as_sampler, make_sampler, sample
 from .pictures import from_model_size, to_model_size
 from .weights import read_model
@@ -36,6 +42,10 @@ class InpaintPipeline:
         image_size: the training resolution (pictures are resized to it).
         name: a label (the checkpoint's name).
         meta: the checkpoint JSON (training config, loss, step ...).
+        autoencoder: None (pixel mode) or a frozen autoencoder with ``encode``, ``decode`` and
+            ``factor`` (latent mode; ``mrs.nets.autoencoder.VQAutoencoder``).
+        latent_mask: the ``mrs.masks.to_latent`` rule for the latent mask (latent mode).
+        fill: the value of the hole in ``y`` (0 here; -1 for ResShift's official models).
     """
 
     net: torch.nn.Module
@@ -44,6 +54,9 @@ class InpaintPipeline:
     image_size: int | None = None
     name: str = ""
     meta: dict = field(default_factory=dict, repr=False)
+    autoencoder: object = None
+    latent_mask: str = "authors"
+    fill: float = 0.0
 
     def __post_init__(self):
         self.sampler = as_sampler(self.sampler)
@@ -63,12 +76,22 @@ class InpaintPipeline:
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
 
+    @property
+    def latent(self) -> bool:
+        """Whether the process runs on an autoencoder's latents."""
+        return self.autoencoder is not None
+
     def to(self, device) -> "InpaintPipeline":
         self.net.to(device)
+        if self.autoencoder is not None:
+            self.autoencoder.to(device)
         return self
 
-    def denoiser(self):
-        """``denoiser(x_t, t, y, mask) -> x0_pred`` for ``mrs.sample`` and the other samplers."""
+    def denoiser(self, y_image=None, mask_image=None):
+        """``denoiser(x_t, t, y, mask) -> x0_pred`` for ``mrs.sample`` and the other samplers (a net
+        conditioned on the image-resolution input also needs ``y_image`` and ``mask_image``)."""
+        if getattr(self.net, "conditions_on_image", False):
+            return self.net.denoiser(self.process, y_image, mask_image)
         return self.net.denoiser(self.process)
 
     def _sampler(self, sampler, options):
@@ -84,16 +107,21 @@ class InpaintPipeline:
     def sample(self, y, mask, generator=None, trajectory: bool = False, sampler=None, **sampler_options):
         """The sampler's output as it is (known pixels as sampled, not pasted back).
 
-        ``trajectory=True`` (ancestral sampling only) returns an ``mrs.Trajectory``."""
+        ``y`` and ``mask`` are images (in latent mode they are encoded and the result decoded).
+        ``trajectory=True`` (ancestral sampling only) returns an ``mrs.Trajectory`` (of latents
+        in latent mode)."""
         check_image("y", y)
         check_mask("mask", mask, like=y)
         y, mask = y.to(self.device), mask.to(self.device)
+        den = self.denoiser(y, mask)
+        if self.latent:
+            y, mask = self.autoencoder.encode(y), to_latent(mask, self.autoencoder.factor, self.latent_mask)
         if trajectory:
             if sampler is not None or sampler_options:
                 raise ValueError("trajectory=True uses the ancestral sampler; drop sampler options")
-            return sample(self.process, self.denoiser(), y, mask, generator=generator, trajectory=True)
-        return self._sampler(sampler, sampler_options)(self.process, self.denoiser(), y, mask,
-                                                       generator=generator)
+            return sample(self.process, den, y, mask, generator=generator, trajectory=True)
+        out = self._sampler(sampler, sampler_options)(self.process, den, y, mask, generator=generator)
+        return self.autoencoder.decode(out).clamp(-1, 1) if self.latent else out
 
     @torch.no_grad()
     def inpaint(self, image, mask, generator=None, sampler=None, seed: int | None = None,
@@ -121,24 +149,32 @@ class InpaintPipeline:
         if bool(((mask > 0) & (mask < 1)).any()):
             raise ValueError("mask must be binary (0 = known, 1 = hole) to paste the known pixels back")
         image, mask = image.to(self.device), mask.to(self.device)
-        raw = self.sample(degrade(image, mask), mask, generator=generator, sampler=sampler,
+        raw = self.sample(degrade(image, mask, self.fill), mask, generator=generator, sampler=sampler,
                           **sampler_options)
         return torch.where(mask > 0, raw, image)
 
     def __repr__(self) -> str:
+        latent = f", latent x{self.autoencoder.factor}" if self.latent else ""
         return (f"InpaintPipeline(name={self.name!r}, net={type(self.net).__name__}, "
                 f"process={self.process!r}, sampler={self.sampler.name!r}, "
-                f"image_size={self.image_size})")
+                f"image_size={self.image_size}{latent})")
 
 
 def load_pretrained(name_or_path, device="cpu", sampler=None) -> InpaintPipeline:
     """An ``InpaintPipeline`` from a shipped name (``mrs.list_pretrained()``), a run folder (its
-    latest checkpoint, EMA weights) or an exported checkpoint (``NAME.json`` or its stem).
+    latest checkpoint, EMA weights), an exported checkpoint (``NAME.json`` or its stem), or the name
+    of ResShift's official weights (``"resshift_official_face"``, ``"resshift_official_imagenet"``:
+    256-px latent pipelines; the files are downloaded once into ``$MRS_HOME``, default
+    ``~/.cache/mrs``; offline, one message says which file to put where).
 
     Raises ``CheckpointError`` (a ``ValueError``) naming the file for a missing, corrupt or
     mismatched checkpoint."""
     from pathlib import Path
 
+    from .official import OFFICIAL, load_official
+
+    if isinstance(name_or_path, str) and name_or_path in OFFICIAL:
+        return load_official(name_or_path, device=device, sampler=sampler)
     net, proc, meta = read_model(name_or_path, device=device)
     p = Path(str(name_or_path))
     name = p.stem if p.suffix in (".json", ".safetensors") else p.name

@@ -1,6 +1,7 @@
 """Pipelines and I/O (layer 5): the checkpoint file format, weights on disk (list, load,
 export), pictures in and out, and ``InpaintPipeline`` / ``load_pretrained``."""
 
+from .autoencoders import AUTOENCODERS, load_autoencoder
 from .checkpoint import FORMAT, CheckpointError, load_checkpoint, load_state_strict, save_checkpoint
 from .official import OFFICIAL, OfficialWeightsMissing, cache_dir, load_official
 from .pictures import from_model_size, read_inpainting_inputs, to_model_size
@@ -20,4 +21,4 @@ __all__ = ["InpaintPipeline", "load_pretrained", "list_pretrained", "find_checkp
            "pretrained_dir", "resolve_checkpoint", "read_model", "model_meta", "export_weights",
            "export_all", "save_checkpoint", "load_checkpoint", "load_state_strict", "CheckpointError",
            "FORMAT", "read_inpainting_inputs", "to_model_size", "from_model_size", "OFFICIAL",
-           "OfficialWeightsMissing", "cache_dir", "load_official"]
+           "OfficialWeightsMissing", "cache_dir", "load_official", "AUTOENCODERS", "load_autoencoder"]

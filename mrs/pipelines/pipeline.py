@@ -178,7 +178,13 @@ def load_pretrained(name_or_path, device="cpu", sampler=None) -> InpaintPipeline
     net, proc, meta = read_model(name_or_path, device=device)
     p = Path(str(name_or_path))
     name = p.stem if p.suffix in (".json", ".safetensors") else p.name
+    ae = None
+    if meta.get("autoencoder"):  # latent mode: the frozen autoencoder the net was trained with
+        from .autoencoders import load_autoencoder
+
+        ae = load_autoencoder(meta["autoencoder"], device=device)
     return InpaintPipeline(net, proc, sampler=sampler, image_size=meta.get("image_size"), name=name,
-                           meta=meta)
+                           meta=meta, autoencoder=ae, latent_mask=meta.get("latent_mask", "authors"),
+                           fill=float(meta.get("fill", 0.0)))
 
 

@@ -54,10 +54,18 @@ def _by_process(stems: dict) -> list:
     return sorted(stems, key=lambda n: (process_order(_process_of(stems[n])), n))
 
 
+def _is_model(sidecar: Path) -> bool:
+    """A denoiser checkpoint (not an autoencoder's)."""
+    try:
+        return json.loads(sidecar.read_text()).get("kind", "model") == "model"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def list_pretrained() -> list:
-    """Names of the shipped checkpoints, in the registry's process order."""
+    """Names of the shipped denoiser checkpoints, in the registry's process order."""
     d = pretrained_dir()
-    return _by_process({p.stem: p.with_suffix("") for p in d.glob("*.json")})
+    return _by_process({p.stem: p.with_suffix("") for p in d.glob("*.json") if _is_model(p)})
 
 
 def find_checkpoints(folder=None) -> list:
@@ -78,7 +86,8 @@ def _is_exported(sidecar: Path) -> bool:
     except (OSError, ValueError):
         return False
     return (isinstance(meta, dict) and str(meta.get("format", "")).startswith("mrs-checkpoint")
-            and "optimizer" not in meta and sidecar.with_suffix(".safetensors").is_file())
+            and meta.get("kind", "model") == "model" and "optimizer" not in meta
+            and sidecar.with_suffix(".safetensors").is_file())
 
 
 def resolve_checkpoint(name_or_path) -> Path:
@@ -161,7 +170,7 @@ def export_weights(checkpoint, out_stem, dtype=torch.float16, note: str = "", lo
     if not ema:
         raise CheckpointError(f"{checkpoint} holds no EMA weights (ema.*): not a training checkpoint")
     info = {k: meta[k] for k in ("step", "net", "process", "schedule", "image_size", "train_config",
-                                 "loss") if k in meta}
+                                 "loss", "autoencoder", "latent_mask", "fill") if k in meta}
     info["note"] = note
     if loss is not None:
         info["loss"] = loss

@@ -103,13 +103,16 @@ class InpaintingLoss(torch.nn.Module):
         self.lpips_weight = float(lpips_weight)
         self.lpips = lpips_model
 
-    def forward(self, x0_pred: torch.Tensor, x0: torch.Tensor):
+    def forward(self, x0_pred: torch.Tensor, x0: torch.Tensor, lpips_pair=None):
+        """``lpips_pair``: None (LPIPS on ``x0_pred`` vs ``x0``) or a callable returning the images
+        to compare instead (latent mode: the decoded prediction and the image)."""
         mse = F.mse_loss(x0_pred.float(), x0.float())
         parts = {"mse": float(mse.detach())}
         total = mse
         if self.lpips is not None and self.lpips_weight > 0:
-            self.lpips.to(x0.device)
-            lp = self.lpips(x0_pred.float(), x0.float()).mean()
+            a, b = lpips_pair() if lpips_pair is not None else (x0_pred, x0)
+            self.lpips.to(b.device)
+            lp = self.lpips(a.float(), b.float()).mean()
             parts["lpips"] = float(lp.detach())
             total = total + self.lpips_weight * lp
         parts["loss"] = float(total.detach())

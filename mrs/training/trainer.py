@@ -26,7 +26,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..core import metrics
-from ..core.masks import random_masks
+from ..core.masks import degrade, random_masks, to_latent
 from ..data import make_dataset, validation_split
 from ..data.seeds import EPOCH_ORDER, TRAIN_MASKS, stream_seed
 from ..nets import build_net, describe_net, net_config, noise_map
@@ -101,6 +101,13 @@ class Trainer:
             None if lpips_model == "auto" else lpips_model)
         self.loss_fn = InpaintingLoss(cfg.lpips_weight, lp)
         self.real_lpips = lp is not None and not lp.random_backbone
+        # latent mode: the frozen autoencoder (loaded after the net: building it draws from the
+        # global generator, which seeded the net's initial weights above)
+        self.autoencoder = None
+        if cfg.autoencoder:
+            from ..pipelines.autoencoders import load_autoencoder
+
+            self.autoencoder = load_autoencoder(cfg.autoencoder, device=self.device)
         self.images = make_dataset(cfg.data, cfg.image_size, cfg.seed, cfg.train_pool, "train")
         val_images = make_dataset(cfg.data, cfg.image_size, cfg.seed, cfg.train_pool, "val")
         self.val = validation_split(cfg.val_size, cfg.image_size, images=val_images)
@@ -116,25 +123,45 @@ class Trainer:
         x0 = torch.stack([self.images[int(order[i]) if order is not None else i] for i in idx])
         g = torch.Generator().manual_seed(stream_seed(cfg.seed + TRAIN_MASKS, step * self.world + self.rank))
         mask = random_masks(cfg.mask_kind, cfg.batch_size, cfg.image_size, g)
-        return Batch(x0, mask, (1 - mask) * x0, g)
+        y = (1 - mask) * x0 if cfg.fill == 0 else degrade(x0, mask, cfg.fill)
+        return Batch(x0, mask, y, g)
 
     def noisy(self, batch: Batch):
         """Phase 2, forward process: ``(x0, mask, y, t, x_t)`` on the device, ``t ~ U{1..T}``,
-        ``x_t ~ q(x_t | x0, y)``."""
+        ``x_t ~ q(x_t | x0, y)``. In latent mode ``x0 := E(x0)``, ``y := E(y)`` (the frozen
+        autoencoder) and the mask is ``to_latent(mask)``: the process runs on latents."""
         g, B = batch.generator, batch.x0.shape[0]
+        x0, mask, y = (z.to(self.device) for z in (batch.x0, batch.mask, batch.y))
+        if self.autoencoder is not None:
+            with torch.no_grad():
+                x0, y = self.autoencoder.encode(torch.cat([x0, y])).chunk(2)
+            mask = to_latent(mask, self.autoencoder.factor, self.cfg.latent_mask)
         t = torch.randint(1, self.proc.T + 1, (B,), generator=g)
-        noise = torch.randn(batch.x0.shape, generator=g)
-        x0, mask, y, t, noise = (z.to(self.device) for z in (batch.x0, batch.mask, batch.y, t, noise))
+        noise = torch.randn(x0.shape, generator=g)
+        t, noise = t.to(self.device), noise.to(self.device)
         return x0, mask, y, t, self.proc.q_sample(x0, y, mask, t, noise=noise)
 
-    def loss(self, x0, mask, y, t, x_t):
-        """Phase 3, loss: the net's prediction of ``x0`` and ``InpaintingLoss`` -> (loss, parts)."""
+    def loss(self, x0, mask, y, t, x_t, batch: Batch | None = None):
+        """Phase 3, loss: the net's prediction of ``x0`` and ``InpaintingLoss`` -> (loss, parts).
+
+        A net conditioned on the image (``conditions_on_image``) sees ``batch``'s image-resolution
+        ``y`` and mask; in latent mode LPIPS (when its weights exist) compares the decoded
+        prediction with ``batch.x0``."""
+        cond_y, cond_mask = y, mask
+        if getattr(self.net, "conditions_on_image", False):
+            if batch is None:
+                raise ValueError("this net is conditioned on the image: pass batch=")
+            cond_y, cond_mask = batch.y.to(self.device), batch.mask.to(self.device)
         autocast = torch.autocast("cuda", dtype=torch.bfloat16,
                                   enabled=self.cfg.amp and self.device.type == "cuda")
         with autocast:
             extra = {"noise_map": noise_map(self.proc, mask, t)} if self.cfg.use_noise_map else {}
-            x0_pred = self.model(x_t, t, y, mask, **extra)
-        return self.loss_fn(x0_pred.float(), x0)
+            x0_pred = self.model(x_t, t, cond_y, cond_mask, **extra)
+        pair = None
+        if self.autoencoder is not None and batch is not None:
+            def pair():
+                return self.autoencoder.decode(x0_pred.float()), batch.x0.to(self.device)
+        return self.loss_fn(x0_pred.float(), x0, lpips_pair=pair)
 
     def update(self, loss: torch.Tensor, step: int) -> float:
         """Phase 4, update: backward, clip, AdamW at ``lr_at(cfg, step)``; returns the lr."""
@@ -154,7 +181,8 @@ class Trainer:
 
     def train_step(self, step: int) -> dict:
         """Phases 1-5 for step ``step``; returns the loss parts and the lr (floats)."""
-        loss, parts = self.loss(*self.noisy(self.batch(step)))
+        batch = self.batch(step)
+        loss, parts = self.loss(*self.noisy(batch), batch=batch)
         lr = self.update(loss, step)
         self.update_ema()
         return dict(parts, lr=lr)
@@ -164,8 +192,19 @@ class Trainer:
     def validate(self) -> dict:
         """The EMA net sampled (``self.sampler``) on the fixed validation split (fixed seed)."""
         x0, mask, y = (z.to(self.device) for z in self.val)
+        if self.cfg.fill != 0:
+            y = degrade(x0, mask, self.cfg.fill)
         g = torch.Generator().manual_seed(2024)
-        out = self.sampler(self.proc, self.ema.module.denoiser(self.proc), y, mask, generator=g)
+        net = self.ema.module
+        den = (net.denoiser(self.proc, y, mask) if getattr(net, "conditions_on_image", False)
+               else net.denoiser(self.proc))
+        if self.autoencoder is None:
+            out = self.sampler(self.proc, den, y, mask, generator=g)
+        else:
+            ae = self.autoencoder
+            z = self.sampler(self.proc, den, ae.encode(y), to_latent(mask, ae.factor, self.cfg.latent_mask),
+                             generator=g)
+            out = ae.decode(z).clamp(-1, 1)
         res = {"val_psnr": float(metrics.psnr(out, x0).mean()),
                "val_hole_psnr": float(metrics.hole_psnr(out, x0, mask).mean()),
                "val_ssim": float(metrics.ssim(out, x0).mean()) if self.cfg.image_size >= 11 else ""}
@@ -188,6 +227,7 @@ class Trainer:
         meta = {"step": self.step, "train_config": cfg.to_dict(), "net": describe_net(self.net),
                 "process": cfg.process.to_dict(), "schedule": cfg.schedule.to_dict(),
                 "image_size": cfg.image_size, "loss": self.loss_fn.describe(),
+                "autoencoder": cfg.autoencoder, "latent_mask": cfg.latent_mask, "fill": cfg.fill,
                 "optimizer": {"groups": groups, "steps": steps}}
         path = save_checkpoint(self.out / f"ckpt_{self.step:07d}", tensors, meta)
         for old in sorted(self.out.glob("ckpt_*.json"))[:-2]:  # keep the last two

@@ -110,8 +110,17 @@ def outside_training(s: SamplerSettings, meta: dict) -> list:
     ``process``), as ``name=value`` strings (empty: the net can be used)."""
     trained = {**meta["schedule"], **meta["process"]["options"]}
     mine = {**s.schedule.to_dict(), **s.process.options}
-    return [f"{k}={v:g}" for k, v in mine.items()
-            if k in trained and abs(float(v) - float(trained[k])) > _TOL]
+    return [f"{k}={_fmt(v)}" for k, v in mine.items() if k in trained and _differs(v, trained[k])]
+
+
+def _fmt(v) -> str:
+    return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
+def _differs(a, b) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return abs(float(a) - float(b)) > _TOL
+    return a != b
 
 
 def run_sampler(s: SamplerSettings) -> SamplerRun:
@@ -129,7 +138,7 @@ def run_sampler(s: SamplerSettings) -> SamplerRun:
         differ = outside_training(s, pipe.meta)
         if differ:
             spec = ScheduleSpec.from_dict(pipe.meta["schedule"]).to_dict()  # in the spec's order
-            trained = ", ".join(f"{k}={v:g}" for k, v in {**spec, **pipe.process.options}.items())
+            trained = ", ".join(f"{k}={_fmt(v)}" for k, v in {**spec, **pipe.process.options}.items())
             notes.append(f"checkpoint '{s.process.name}' was trained with {trained}: these settings "
                          f"({', '.join(differ)}) are outside it, showing the oracle (leak {s.leak:g}) "
                          f"instead")

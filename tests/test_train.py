@@ -29,7 +29,8 @@ def test_presets_follow_the_paper_table():
     p = TrainConfig.preset("paper")
     assert (p.lr, p.warmup_steps, p.ema_decay, p.batch_size, p.steps) == (5e-5, 5000, 0.99, 4, 200_000)
     assert (p.beta1, p.beta2, p.schedule.T, p.schedule.kappa, p.lpips_weight) == (0.9, 0.999, 4, 2.0, 10.0)
-    assert p.net == "paper" and p.image_size == 64
+    assert p.net == "paper" and p.image_size == 256 and p.autoencoder == "resshift_face"
+    assert TrainConfig.preset("paper_pixel").image_size == 64
     with pytest.raises(ValueError, match="preset"):
         TrainConfig.preset("huge")
     with pytest.raises(ValueError, match="process"):

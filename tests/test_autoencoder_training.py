@@ -24,3 +24,11 @@ def test_train_autoencoder_writes_a_checkpoint(tmp_path):
     vq = build_tiny_vq()
     vq.load_state_dict({k: v.float() for k, v in tensors.items()})
     assert res["val_psnr"] > 0 and res["codes_used_on_val"] >= 1
+
+
+def test_cli_train_autoencoder(tmp_path):
+    from mrs.ui.cli import main
+
+    rc = main(["train-autoencoder", "--out", str(tmp_path / "ae"), "--image-size", "16", "--steps", "2",
+               "--batch-size", "2", "--pool", "4", "--val-size", "2", "--no-progress"])
+    assert rc == 0 and (tmp_path / "ae.json").is_file() and (tmp_path / "ae.safetensors").is_file()

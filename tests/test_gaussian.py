@@ -112,3 +112,109 @@ def test_bad_inputs(tiny):
         G.GaussianPrior.fit(x0, shrinkage=0.0)
     with pytest.raises(ValueError, match="proc"):
         G.bayes_denoiser(prior, "emmd")
+
+
+# -- the exact law of the sampler's output --------------------------------------------------------
+
+def _hole_moments(samples, hole):
+    v = samples.double().flatten(1)[:, hole]
+    return v.mean(0), torch.cov(v.T)
+
+
+def test_exact_samples_follow_the_true_conditional(tiny):
+    prior, _, mask, y = tiny
+    n = 40_000
+    out = G.exact_samples(prior, y, mask, n, torch.Generator().manual_seed(0))
+    assert out.shape == (n, 1, 4, 4)
+    known = (mask < 0.5).expand_as(out)
+    assert torch.equal(out[known], y.expand_as(out)[known])           # known pixels are y's
+    mean_c, cov_c, hole = G.true_conditional(prior, y, mask)
+    m, c = _hole_moments(out, hole)
+    sd = cov_c.diagonal().sqrt()
+    assert float(((m - mean_c).abs() / sd).max()) < 5 / n**0.5
+    se = ((sd[:, None] * sd[None, :]) ** 2 + cov_c**2).sqrt() / n**0.5  # SE of a covariance
+    assert float(((c - cov_c).abs() / se).max()) < 5
+
+
+@pytest.mark.parametrize("kappa, T", [(2.0, 4), (1.0, 3)])
+def test_sampler_law_matches_monte_carlo(kappa, T, tiny):
+    """The recursion against mrs.sample with the Bayes denoiser: mean and every covariance entry
+    within 5 standard errors of the Monte Carlo estimate."""
+    prior, _, mask, y = tiny
+    proc = mrs.make_process("emmd", mrs.Schedule.exponential(T=T, kappa=kappa))
+    mean, cov = G.sampler_law(prior, proc, y, mask)
+    n = 40_000
+    out = mrs.sample(proc, G.bayes_denoiser(prior, proc), y.expand(n, -1, -1, -1),
+                     mask.expand(n, -1, -1, -1), generator=torch.Generator().manual_seed(1))
+    _, _, hole = G.true_conditional(prior, y, mask)
+    m, c = _hole_moments(out, hole)
+    sd = cov.diagonal().sqrt()
+    assert float(((m - mean).abs() / sd).max()) < 5 / n**0.5
+    se = ((sd[:, None] * sd[None, :]) ** 2 + cov**2).sqrt() / n**0.5
+    assert float(((c - cov).abs() / se).max()) < 5
+    # and the sampler is under-dispersed: the law is not the true conditional
+    assert G.law_metrics(prior, y, mask, mean, cov)["std_ratio"] < 0.9
+
+
+def test_adding_the_missing_covariance_gives_the_true_conditional(tiny):
+    prior, _, mask, y = tiny
+    proc = mrs.make_process("emmd", mrs.Schedule.exponential())
+    mean_c, cov_c, _ = G.true_conditional(prior, y, mask)
+    plain = G.law_metrics(prior, y, mask, *G.sampler_law(prior, proc, y, mask))
+    mean, cov = G.sampler_law(prior, proc, y, mask, add_missing=True)
+    fixed = G.law_metrics(prior, y, mask, mean, cov)
+    assert fixed["std_ratio"] == pytest.approx(1.0, abs=2e-3)
+    assert fixed["w2"] < 0.1 * plain["w2"]
+    # what is left is x_T's law: the forward x_T keeps a_T x0 = 0.02 x0, the sampler starts from y
+    assert float((cov - cov_c).abs().max()) < 0.01 * float(cov_c.diagonal().max())
+    assert float((mean - mean_c).abs().max()) < 0.05 * float(mean_c.abs().max())
+
+
+def test_limit_law_is_the_law_of_the_last_step(tiny):
+    """E[x0 | x_1] with x0 from the true conditional and x_1 from the forward process (Monte
+    Carlo), and the sampler's law approaching it as T grows."""
+    prior, _, mask, y = tiny
+    proc = mrs.make_process("emmd", mrs.Schedule.exponential())
+    mean, cov = G.limit_law(prior, proc, y, mask)
+    n = 40_000
+    g = torch.Generator().manual_seed(2)
+    x0 = G.exact_samples(prior, y, mask, n, g)
+    ys, ms = y.expand(n, -1, -1, -1), mask.expand(n, -1, -1, -1)
+    x1 = proc.q_sample(x0, ys, ms, 1, generator=g)
+    _, _, hole = G.true_conditional(prior, y, mask)
+    m, c = _hole_moments(G.bayes_denoiser(prior, proc)(x1, 1, ys, ms), hole)
+    sd = cov.diagonal().sqrt()
+    assert float(((m - mean).abs() / sd).max()) < 5 / n**0.5
+    se = ((sd[:, None] * sd[None, :]) ** 2 + cov**2).sqrt() / n**0.5
+    assert float(((c - cov).abs() / se).max()) < 5
+    lim = G.law_metrics(prior, y, mask, mean, cov)["std_ratio"]
+    ratios = [G.law_metrics(prior, y, mask, *G.sampler_law(
+        prior, mrs.make_process("emmd", mrs.Schedule.exponential(T=T)), y, mask))["std_ratio"]
+        for T in (4, 15, 60)]
+    assert ratios[0] < ratios[1] < ratios[2] < lim
+
+
+def test_fill_hole_puts_values_where_true_conditional_indexes(tiny):
+    prior, _, mask, y = tiny
+    mean_c, _, hole = G.true_conditional(prior, y, mask)
+    img = G.fill_hole(torch.zeros_like(y), hole, torch.ones(hole.numel(), dtype=torch.float64))
+    assert torch.equal(img, (mask > 0.5).float())
+    assert torch.allclose(G.fill_hole(y, hole, mean_c).double().flatten()[hole], mean_c, atol=1e-6)
+
+
+def test_bad_inputs_of_the_law_functions(tiny):
+    prior, _, mask, y = tiny
+    proc = mrs.make_process("emmd", mrs.Schedule.exponential())
+    with pytest.raises(ValueError, match="n must"):
+        G.exact_samples(prior, y, mask, 0)
+    with pytest.raises(ValueError, match="proc"):
+        G.sampler_law(prior, "emmd", y, mask)
+    with pytest.raises(ValueError, match="hard"):
+        G.limit_law(prior, proc, y, mask * 0.5)
+    _, _, hole = G.true_conditional(prior, y, mask)
+    with pytest.raises(ValueError, match="batch size 1"):
+        G.fill_hole(y.expand(2, -1, -1, -1), hole, torch.zeros(hole.numel()))
+    with pytest.raises(ValueError, match="match hole"):
+        G.fill_hole(y, hole, torch.zeros(3))
+    with pytest.raises(ValueError, match="cov must be"):
+        G.law_metrics(prior, y, mask, torch.zeros(hole.numel()), torch.eye(3))

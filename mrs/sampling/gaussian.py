@@ -1,8 +1,9 @@
-"""Gaussian image priors and the exact (Bayes) denoiser: a process's error with a perfect network.
+"""Exact computations for Gaussian image priors: the true answer, the Bayes denoiser, and the exact
+law of what the sampler returns with it (notebook 11).
 
-For images ``x0 ~ N(mu, Sigma)`` (flattened to ``D = C*H*W``) everything is linear-Gaussian, so
-both the best possible denoiser and the true answer of the inpainting problem have closed forms
-(notebook 11).
+For images ``x0 ~ N(mu, Sigma)`` (``GaussianPrior``, flattened channel-major to ``D = C*H*W``)
+everything is linear-Gaussian, so both the best possible denoiser for the MSE loss and the true
+answer of the inpainting problem have closed forms.
 
 Split the pixels into the hole ``H`` (mask = 1, all channels) and the known set ``K``. The known
 values are given exactly by ``y``, so
@@ -13,110 +14,34 @@ values are given exactly by ``y``, so
 
 On the hole every process here has rate 1, so ``x_t,H = a_t x0_H + eta_t fill + s_t eps`` with
 ``a_t = 1 - eta_t`` and ``s_t^2 = kappa^2 eta_t``; the known pixels of ``x_t`` carry nothing that
-``y`` does not. The Bayes denoiser, the minimiser of the MSE that training aims at, is then
+``y`` does not. The Bayes denoiser, the minimiser of the MSE, is then
 
     E[x0_H | x_t, y, M, t] = mu_c + a_t Sigma_c (a_t^2 Sigma_c + s_t^2 I)^{-1}
                                       (x_t,H - a_t mu_c - eta_t fill),          E[x0_K | ...] = y_K.
 
-With ``Sigma_c = U diag(lam) U^T`` factored once per mask, every step costs two matrix products.
+(A loss with another term, such as the paper's MSE + 10 LPIPS, has another minimiser.) With
+``Sigma_c = U diag(lam) U^T`` factored once per mask, every step costs two matrix products, and
+the sampler's output law follows from a recursion per eigendirection (``sampler_law``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from ..core import BaseProcess
 from ..core.checks import check_image, check_mask, check_t
+from .gaussian_prior import GaussianPrior
 
-__all__ = ["GaussianPrior", "true_conditional", "bayes_denoiser", "gaussian_w2",
-           "sampling_error"]
+__all__ = ["GaussianPrior", "true_conditional", "bayes_denoiser", "exact_samples", "fill_hole",
+           "sampler_law", "limit_law", "law_metrics", "gaussian_w2", "sampling_error"]
 
 
-@dataclass(frozen=True, eq=False)
-class GaussianPrior:
-    """``x0 ~ N(mean, cov)`` over images of ``shape = (C, H, W)``, flattened channel-major.
-
-    Attributes:
-        mean: float64 ``[D]``.
-        cov:  float64 ``[D, D]``, symmetric positive definite.
-        shape: ``(C, H, W)`` with ``C * H * W = D``.
-    """
-
-    mean: torch.Tensor
-    cov: torch.Tensor
-    shape: tuple
-
-    def __post_init__(self):
-        d = math.prod(self.shape)
-        if self.mean.shape != (d,) or self.cov.shape != (d, d):
-            raise ValueError(f"mean must be [{d}] and cov [{d}, {d}] for images of shape {self.shape}")
-        if not torch.allclose(self.cov, self.cov.T, atol=1e-10):
-            raise ValueError("cov must be symmetric")
-
-    @property
-    def dim(self) -> int:
-        return self.mean.numel()
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` images ``[n, C, H, W]`` (float32) drawn from the prior."""
-        chol = torch.linalg.cholesky(self.cov)
-        z = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
-        return (self.mean + z @ chol.T).float().view(n, *self.shape)
-
-    @classmethod
-    def fit(cls, images: torch.Tensor, shrinkage: float = 0.05) -> "GaussianPrior":
-        """Mean and covariance of ``images [N, C, H, W]``, shrunk towards a scaled identity::
-
-            Sigma = (1 - shrinkage) S + shrinkage * (tr(S) / D) I
-
-        so that it is well conditioned even with fewer images than pixels."""
-        check_image("images", images)
-        if not 0.0 < shrinkage <= 1.0:
-            raise ValueError(f"shrinkage must lie in (0, 1], got {shrinkage!r}")
-        x = images.double().flatten(1)
-        mean = x.mean(0)
-        xc = x - mean
-        s = xc.T @ xc / max(1, x.shape[0] - 1)
-        d = s.shape[0]
-        cov = (1 - shrinkage) * s + shrinkage * (torch.trace(s) / d) * torch.eye(d, dtype=s.dtype)
-        return cls(mean=mean, cov=0.5 * (cov + cov.T), shape=tuple(images.shape[1:]))
-
-    @classmethod
-    def from_faces(cls, n: int = 2000, size: int = 16, channels: int = 3, seed: int = 0,
-                   shrinkage: float = 0.05) -> "GaussianPrior":
-        """A prior fitted to ``n`` synthetic faces (``mrs.synthetic_faces``) at ``size`` pixels;
-        ``channels = 1`` fits the grey-level images."""
-        from ..data import synthetic_faces
-
-        if channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-        faces = synthetic_faces(n, 2 * size, seed)
-        faces = F.avg_pool2d(faces, 2)  # render larger, then average down: fewer aliasing artefacts
-        if channels == 1:
-            faces = faces.mean(1, keepdim=True)
-        return cls.fit(faces, shrinkage)
-
-    @classmethod
-    def squared_exponential(cls, size: int = 16, channels: int = 1, length_scale: float = 3.0,
-                            variance: float = 0.25, mean: float = 0.0,
-                            jitter: float = 1e-4) -> "GaussianPrior":
-        """A stationary prior: ``cov(p, q) = variance * exp(-|p - q|^2 / (2 length_scale^2))``
-        between pixels, independent channels, plus ``jitter * I``."""
-        if length_scale <= 0 or variance <= 0 or jitter <= 0:
-            raise ValueError("length_scale, variance and jitter must be > 0")
-        r = torch.arange(size, dtype=torch.float64)
-        pr, pc = torch.meshgrid(r, r, indexing="ij")
-        p = torch.stack([pr.flatten(), pc.flatten()], 1)  # (H*W, 2)
-        k = variance * torch.exp(-torch.cdist(p, p) ** 2 / (2 * length_scale**2))
-        cov = torch.block_diag(*[k] * channels) + jitter * torch.eye(channels * size * size,
-                                                                      dtype=torch.float64)
-        d = channels * size * size
-        return cls(mean=torch.full((d,), float(mean), dtype=torch.float64), cov=cov,
-                   shape=(channels, size, size))
+def _check_proc(proc) -> None:
+    if not isinstance(proc, BaseProcess):
+        raise ValueError(f"proc must be an mrs process, got {type(proc).__name__}")
 
 
 def _split(prior: GaussianPrior, mask_1: torch.Tensor):
@@ -176,8 +101,7 @@ def bayes_denoiser(prior: GaussianPrior, proc: BaseProcess, fill: float = 0.0, l
     over neighbouring pixels by a Gaussian blur of width ``leak_blur`` pixels (as a convolutional
     network's receptive field would), so the error crosses the hole's edge.
     """
-    if not isinstance(proc, BaseProcess):
-        raise ValueError(f"proc must be an mrs process, got {type(proc).__name__}")
+    _check_proc(proc)
     cache: dict = {}
     etas = proc.schedule.etas
     kappa2 = proc.kappa**2
@@ -220,6 +144,112 @@ def bayes_denoiser(prior: GaussianPrior, proc: BaseProcess, fill: float = 0.0, l
         return x0_pred
 
     return denoise
+
+
+def exact_samples(prior: GaussianPrior, y: torch.Tensor, mask: torch.Tensor, n: int,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` images ``[n, C, H, W]`` with ``y``'s known pixels and a hole drawn from the true
+    conditional, what a perfect generative inpainter returns::
+
+        x_H = mu_c + U diag(sqrt(lam)) z,      z ~ N(0, I),      Sigma_c = U diag(lam) U^T
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    mean, cov, hole = true_conditional(prior, y, mask)
+    lam, u = torch.linalg.eigh(cov)
+    z = torch.randn(n, hole.numel(), generator=generator, dtype=torch.float64)
+    out = y.double().flatten(1).repeat(n, 1)
+    out[:, hole] = mean + (z * lam.clamp(min=0).sqrt()) @ u.T
+    return out.to(y.dtype).view(n, *y.shape[1:])
+
+
+def fill_hole(y: torch.Tensor, hole: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """``y [1, C, H, W]`` with its flattened (channel-major) entries ``hole`` set to ``values [h]``:
+    a hole's mean, std or sample as a picture (``hole`` as returned by ``true_conditional``)."""
+    check_image("y", y)
+    if y.shape[0] != 1:
+        raise ValueError(f"y must hold one image (batch size 1), got batch {y.shape[0]}")
+    if values.shape != hole.shape:
+        raise ValueError(f"values {tuple(values.shape)} must match hole {tuple(hole.shape)}")
+    out = y.double().flatten(1).clone()
+    out[0, hole] = values.double()
+    return out.to(y.dtype).view_as(y)
+
+
+def _eigen(prior, proc, y, mask):
+    """``(mu_c, lam, U)`` of the true conditional, after checking the process's rate on the hole."""
+    _check_proc(proc)
+    rho = proc.rate(mask.float())
+    if bool((rho[mask.expand_as(rho) > 0.5] != 1).any()):
+        raise ValueError(f"process {proc.name!r} must have rate 1 on every hole pixel")
+    mean, cov, _ = true_conditional(prior, y, mask)
+    lam, u = torch.linalg.eigh(cov)
+    return mean, lam.clamp(min=0), u
+
+
+def sampler_law(prior: GaussianPrior, proc: BaseProcess, y: torch.Tensor, mask: torch.Tensor,
+                add_missing: bool = False, fill: float = 0.0):
+    """The exact law of the hole of ``mrs.sample(proc, bayes_denoiser(prior, proc), y, mask)``.
+
+    In the eigenbasis ``Sigma_c = U diag(lam) U^T`` every direction is independent. With
+    ``mu~ = U^T mu_c``, ``f~ = U^T fill`` and ``(m_t, V_t)`` the mean and variance of a direction
+    of ``x_t`` under the sampler, start from ``x_T ~ N(y, kappa^2 eta_T)`` (``m_T = f~``,
+    ``V_T = kappa^2 eta_T``) and step t = T..1 with the Bayes gain
+    ``g_t = a_t lam / (a_t^2 lam + s_t^2)``::
+
+        m_{t-1} = c^xt_t m_t + c^x0_t (mu~ + g_t (m_t - a_t mu~ - eta_t f~))
+        V_{t-1} = (c^xt_t + c^x0_t g_t)^2 V_t + kappa^2 v_t
+                  [ + (c^x0_t)^2 lam s_t^2 / (a_t^2 lam + s_t^2) ]
+
+    (``c^xt = coef_xt``, ``c^x0 = coef_x0``, ``v = post_var``). The bracket is
+    ``(c^x0_t)^2 Cov[x0 | x_t]``, which the sampler drops by plugging in the point estimate
+    ``E[x0 | x_t]``; ``add_missing=True`` adds it back, giving the true conditional up to the
+    mismatch of ``x_T``'s law (the forward ``x_T`` still holds ``a_T x0``).
+
+    Returns ``(mean [h], cov [h, h])`` (float64), indexed like ``true_conditional``'s hole.
+    """
+    mean, lam, u = _eigen(prior, proc, y, mask)
+    k2 = proc.kappa**2
+    mu, f = u.T @ mean, u.T @ torch.full_like(mean, fill)
+    m, v = f.clone(), k2 * proc.eta[-1] * torch.ones_like(lam)   # x_T ~ N(y, kappa^2 eta_T)
+    for t in range(proc.T, 0, -1):
+        eta, cx, c0 = proc.eta[t], proc.coef_xt[t], proc.coef_x0[t]
+        a, s2 = 1 - eta, k2 * eta
+        g = a * lam / (a * a * lam + s2)                             # the Bayes gain
+        m = cx * m + c0 * (mu + g * (m - a * mu - eta * f))
+        v = (cx + c0 * g) ** 2 * v + k2 * proc.post_var[t]
+        if add_missing:
+            v = v + c0**2 * lam * s2 / (a * a * lam + s2)            # c_x0^2 Cov[x0 | x_t]
+    return u @ m, (u * v) @ u.T
+
+
+def limit_law(prior: GaussianPrior, proc: BaseProcess, y: torch.Tensor, mask: torch.Tensor):
+    """The law of the last step's output ``E[x0 | x_1]`` when ``x_1`` follows its true marginal::
+
+        mean = mu_c,    cov = U diag(a_1^2 lam^2 / (a_1^2 lam + s_1^2)) U^T = Sigma_c - Cov[x0 | x_1]
+
+    As T grows at a fixed first noise level eta_1 (ResShift's exponential schedule fixes it for
+    every T), the intermediate steps lose less and less (``c^x0_t -> 0``), and ``sampler_law``
+    tends to this: the loss of the last step alone. Returns ``(mean [h], cov [h, h])`` (float64).
+    """
+    mean, lam, u = _eigen(prior, proc, y, mask)
+    eta1 = float(proc.eta[1])
+    a1, s1sq = 1 - eta1, proc.kappa**2 * eta1
+    lam_out = a1**2 * lam**2 / (a1**2 * lam + s1sq)          # Var[E[x0 | x_1]] per direction
+    return mean, (u * lam_out) @ u.T
+
+
+def law_metrics(prior: GaussianPrior, y: torch.Tensor, mask: torch.Tensor, mean: torch.Tensor,
+                cov: torch.Tensor) -> dict:
+    """``N(mean, cov)`` of the hole against the true conditional ``N(mu_c, Sigma_c)``:
+    ``std_ratio`` = mean of sqrt(diag cov) / mean of sqrt(diag Sigma_c), and ``w2`` =
+    ``gaussian_w2`` / sqrt(h), the same numbers ``sampling_error`` estimates from samples."""
+    mean_c, cov_c, hole = true_conditional(prior, y, mask)
+    h = hole.numel()
+    if mean.shape != (h,) or cov.shape != (h, h):
+        raise ValueError(f"mean must be [{h}] and cov must be [{h}, {h}] for this hole")
+    ratio = float(cov.diagonal().clamp(min=0).sqrt().mean() / cov_c.diagonal().sqrt().mean())
+    return {"std_ratio": ratio, "w2": gaussian_w2(mean, cov, mean_c, cov_c) / math.sqrt(h)}
 
 
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:

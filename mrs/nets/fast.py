@@ -161,7 +161,8 @@ def receptive_field(net: torch.nn.Module, size: int = 32, t: int | None = None, 
     ``r`` around a pixel holds ``cumulative[r]`` of it), and ``radius`` the smallest ``r`` with
     ``cumulative[r] >= mass``: the margin beyond which the rest of the image moves the output
     by little. ``per_pixel[r]`` is the mean share of one pixel at distance ``r``: a floor that
-    does not decay with ``r`` is a global dependence (GroupNorm's per-image statistics give one).
+    does not decay with ``r`` is a global dependence (GroupNorm's per-image statistics carry part of it;
+    notebook 12 detaches them and measures how much).
     A theoretical receptive field only bounds this; the measured one is what matters for
     ``region_denoiser``'s ``margin``.
 

@@ -1,4 +1,4 @@
-"""Training loss: MSE + 10 x LPIPS (the seed's Fig. 13), with an honest offline fallback.
+"""Training loss: MSE + 10 x LPIPS (the paper's Fig. 13), with an honest offline fallback.
 
 LPIPS (Zhang et al. 2018, the ``lpips`` package) compares deep features of a pretrained AlexNet or
 VGG. ``lpips`` ships only its small linear heads; the backbone comes from torchvision's model

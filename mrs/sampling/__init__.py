@@ -5,7 +5,7 @@ A denoiser is any callable ``denoiser(x_t, t, y, mask) -> x0_pred``; a sampler a
 ``name``, ``__call__(proc, denoiser, y, mask, generator=None)`` and ``nfe(proc)``.
 """
 
-from . import gaussian, repaint
+from . import ddim, gaussian, repaint
 from .ancestral import CountingDenoiser, Denoiser, StepOutput, Trajectory, sample, sample_progressive
 from .oracles import leaky_oracle, oracle_denoiser
 from .samplers import (
@@ -20,4 +20,5 @@ from .samplers import (
 
 __all__ = ["sample", "sample_progressive", "StepOutput", "Trajectory", "CountingDenoiser", "Denoiser",
            "oracle_denoiser", "leaky_oracle", "Sampler", "AncestralSampler", "RePaintSampler",
-           "register_sampler", "make_sampler", "sampler_names", "as_sampler", "gaussian", "repaint"]
+           "register_sampler", "make_sampler", "sampler_names", "as_sampler", "gaussian", "repaint",
+           "ddim"]

@@ -3,6 +3,10 @@
 A denoiser is any callable ``denoiser(x_t, t, y, mask) -> x0_pred`` with ``t`` a LongTensor
 ``[B]`` in 1..T; ``net.denoiser(proc)`` of a trained network and the oracles of
 ``mrs.sampling.oracles`` all have that signature.
+
+``eta`` (the sampler's eta, not the schedule's eta_t) picks a member of the DDIM-style family of
+reverse steps (``mrs.sampling.ddim``): 1 (the default) draws each step from the posterior, 0 makes
+every step deterministic, and every value in between keeps the forward marginals.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import torch
 
 from ..core import BaseProcess
 from ..core.checks import check_image, check_like, check_mask
+from .ddim import check_eta, ddim_step
 
 __all__ = ["sample", "sample_progressive", "StepOutput", "Trajectory", "CountingDenoiser",
            "Denoiser", "check_sampler_inputs", "PredictionChecks"]
@@ -104,9 +109,11 @@ def sample_progressive(
     y: torch.Tensor,
     mask: torch.Tensor,
     generator: torch.Generator | None = None,
+    eta: float = 1.0,
 ) -> Iterator[StepOutput]:
-    """Yield every reverse step of ancestral sampling (see ``sample``)."""
+    """Yield every reverse step of ancestral sampling (see ``sample``; ``eta`` is the sampler's)."""
     check_sampler_inputs(proc, denoiser, y, mask)
+    eta = check_eta(eta, proc)                 # before any draw: a bad eta wastes nothing
     checks = PredictionChecks(proc, y)
     with torch.inference_mode(), proc.fixed_mask(mask):
         # 1. start from the prior x_T ~ N(y, kappa^2 rho eta_T)
@@ -118,8 +125,9 @@ def sample_progressive(
                 # 2. predict x0 from the current state
                 x0_pred = denoiser(x, t_batch, y, mask)
                 checks(x0_pred, t)
-                # 3. draw x_{t-1} from the posterior with the prediction in place of x0
-                x_prev = proc.p_step(x, x0_pred, y, mask, t_batch, generator=generator)
+                # 3. draw x_{t-1} from the posterior with the prediction in place of x0 (eta = 1;
+                #    ddim_step then calls proc.p_step), or take the DDIM-style step of eta < 1
+                x_prev = ddim_step(proc, x, x0_pred, y, mask, t_batch, eta, generator=generator)
             yield StepOutput(t=t, x_t=x, x0_pred=x0_pred, x_prev=x_prev)
             x = x_prev
         checks.finish()
@@ -132,11 +140,17 @@ def sample(
     mask: torch.Tensor,
     generator: torch.Generator | None = None,
     trajectory: bool = False,
+    eta: float = 1.0,
 ):
     """Ancestral sampling ``x_T -> x_0`` with ``proc``'s reverse steps.
 
         x_T ~ N(y, kappa^2 rho eta_T);   for t = T..1:  x0_pred = denoiser(x_t, t, y, M),
                                                         x_{t-1} ~ q(x_{t-1} | x_t, x0_pred, y)
+
+    With the sampler's ``eta < 1`` (not the schedule's eta_t) each step is the DDIM-style one of
+    ``mrs.sampling.ddim.ddim_step``: ``x_{t-1} = x0_pred + rho eta_{t-1} e0 + g_t (x_t - x0_pred -
+    rho eta_t e0) + s_t eps`` with ``s_t`` = eta times the posterior's standard deviation; every
+    value keeps the forward marginals, and eta = 0 is deterministic given ``x_T``.
 
     Args:
         proc: a process from ``make_process``.
@@ -144,13 +158,16 @@ def sample(
         y: degraded images ``[B, C, H, W]``; mask: ``[B, 1, H, W]`` (1 = hole).
         generator: a ``torch.Generator``; the same seed gives bit-identical samples on CPU.
         trajectory: if True return a ``Trajectory`` with every x_t and every prediction.
+        eta: the sampler's stochasticity in [0, 1]: 1 (default) the posterior, bit for bit the
+            sampler without eta; 0 deterministic. eta != 1 needs a process of the per-pixel-rate
+            family (``mrs.Process``); MVD raises ``ValueError``.
 
     Returns:
         ``x_0`` as ``[B, C, H, W]``, or a ``Trajectory``.
     """
     traj = Trajectory(sample=y)
     x = None
-    for step in sample_progressive(proc, denoiser, y, mask, generator=generator):
+    for step in sample_progressive(proc, denoiser, y, mask, generator=generator, eta=eta):
         if trajectory:
             if not traj.xs:
                 traj.xs.append(step.x_t)

@@ -7,8 +7,9 @@ A sampler is anything with a ``name`` and
 
 Evaluation, training validation, the widgets and the pipeline take a ``sampler=`` argument and
 accept any such object, so a new sampler is one class plus ``@register_sampler("name")``.
-Built in: ``"ancestral"`` (``mrs.sample``, T evaluations) and ``"repaint"`` (RePaint's resampling
-on a fine schedule that the coarse net answers through fractional times).
+Built in: ``"ancestral"`` (``mrs.sample``, T evaluations; option ``eta``, the sampler's eta of
+``mrs.sampling.ddim``) and ``"repaint"`` (RePaint's resampling on a fine schedule that the coarse
+net answers through fractional times).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 
 from ..core import BaseProcess, ScheduleSpec, make_process
 from .ancestral import Denoiser, sample
+from .ddim import check_eta
 from .repaint import repaint_sample, repaint_times, warp_denoiser
 
 __all__ = ["Sampler", "AncestralSampler", "RePaintSampler", "register_sampler", "make_sampler",
@@ -85,10 +87,18 @@ def as_sampler(sampler) -> Sampler:
 @register_sampler("ancestral")
 @dataclass(frozen=True)
 class AncestralSampler:
-    """``mrs.sample``: T reverse steps of the process, each drawn from its posterior."""
+    """``mrs.sample``: T reverse steps of the process, each drawn from its posterior (``eta = 1``)
+    or, with the sampler's ``eta < 1`` (not the schedule's eta_t), the DDIM-style step of
+    ``mrs.sampling.ddim`` that keeps the forward marginals (``eta = 0``: deterministic given x_T).
+    ``make_sampler("ancestral", eta=0.5)``."""
+
+    eta: float = 1.0                  # the sampler's eta in [0, 1]
+
+    def __post_init__(self):
+        object.__setattr__(self, "eta", check_eta(self.eta))
 
     def __call__(self, proc, denoiser, y, mask, generator=None):
-        return sample(proc, denoiser, y, mask, generator=generator)
+        return sample(proc, denoiser, y, mask, generator=generator, eta=self.eta)
 
     def nfe(self, proc) -> int:
         return proc.T

@@ -140,6 +140,20 @@ class ScheduleSpec:
         """``Schedule.exponential`` with these numbers."""
         return Schedule.exponential(self.T, self.kappa, self.min_noise_level, self.etas_end, self.power)
 
+    @classmethod
+    def of(cls, schedule) -> "ScheduleSpec":
+        """``schedule`` as a spec: a ``ScheduleSpec`` as it is, or the spec of a ``Schedule`` built
+        from one (``Schedule.exponential``); a ``ValueError`` otherwise."""
+        if isinstance(schedule, Schedule):
+            if schedule.spec is None:
+                raise ValueError("schedule must come from Schedule.exponential / ScheduleSpec.build "
+                                 "(it has no spec to store in a config)")
+            schedule = schedule.spec
+        if not isinstance(schedule, cls):
+            raise ValueError(f"schedule must be an mrs.Schedule or ScheduleSpec, "
+                             f"got {type(schedule).__name__}")
+        return schedule
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -39,7 +39,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..core import BaseProcess, Schedule, ScheduleSpec
+from ..core import BaseProcess, ScheduleSpec
 from ..core.checks import check_image, check_like, check_mask, check_t
 from .blocks import Downsample, ResBlock, UNetBlock, Upsample, group_norm, timestep_embedding, zero_init
 from .registry import register_net
@@ -116,15 +116,7 @@ class SwinUNetConfig:
 
     def with_schedule(self, schedule) -> "SwinUNetConfig":
         """This config on ``schedule``: a ``ScheduleSpec``, or a ``Schedule`` built from one."""
-        if isinstance(schedule, Schedule):
-            if schedule.spec is None:
-                raise ValueError("schedule must come from Schedule.exponential / ScheduleSpec.build "
-                                 "(it has no spec to store in the net's config)")
-            schedule = schedule.spec
-        if not isinstance(schedule, ScheduleSpec):
-            raise ValueError(f"schedule must be an mrs.Schedule or ScheduleSpec, got "
-                             f"{type(schedule).__name__}")
-        return replace(self, schedule=schedule)
+        return replace(self, schedule=ScheduleSpec.of(schedule))
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (``from_dict`` inverts it)."""

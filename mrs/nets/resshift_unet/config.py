@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields, replace
 
-from ...core import Schedule, ScheduleSpec
+from ...core import ScheduleSpec
 
 __all__ = ["ResShiftUNetConfig", "OFFICIAL_ARGS"]
 
@@ -184,15 +184,7 @@ class ResShiftUNetConfig:
 
     def with_schedule(self, schedule) -> "ResShiftUNetConfig":
         """This config on ``schedule``: a ``ScheduleSpec``, or a ``Schedule`` built from one."""
-        if isinstance(schedule, Schedule):
-            if schedule.spec is None:
-                raise ValueError("schedule must come from Schedule.exponential / ScheduleSpec.build "
-                                 "(it has no spec to store in the net's config)")
-            schedule = schedule.spec
-        if not isinstance(schedule, ScheduleSpec):
-            raise ValueError(f"schedule must be an mrs.Schedule or ScheduleSpec, got "
-                             f"{type(schedule).__name__}")
-        return replace(self, schedule=schedule)
+        return replace(self, schedule=ScheduleSpec.of(schedule))
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (``from_dict`` inverts it)."""

@@ -6,6 +6,8 @@ network. Every process implements the same vocabulary (``rate``, ``marginal``, `
 per-pixel-rate family, ``mrs.core.processes``) implements all of them from ``rate(mask)`` alone,
 and that is the class to subclass for a new process. Subclass ``BaseProcess`` directly only for a
 process outside that family (MVD, ``mrs.core.mvd``, is the example): then every method is yours.
+A subclass's ``rate(mask)`` is checked for it: the mask before the call, the returned rate after
+(shaped like the mask, in [0, 1]), so a process written outside ``mrs`` rejects bad input too.
 
 Shared coefficients (ResShift, notebook 02), indexed by ``t = 0..T``::
 
@@ -18,6 +20,7 @@ Shared coefficients (ResShift, notebook 02), indexed by ``t = 0..T``::
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 
 import torch
@@ -26,6 +29,27 @@ from .checks import check_image, check_like, check_mask, check_t, draw_noise
 from .schedule import Schedule
 
 __all__ = ["BaseProcess", "extract"]
+
+
+def _checked_rate(rate):
+    """``rate`` with its contract enforced: the mask is checked before (shape, values in [0, 1])
+    and the rate after (a tensor shaped like the mask, values in [0, 1]); value checks are skipped
+    inside ``trusted_inputs`` (no host syncs on accelerators)."""
+
+    @functools.wraps(rate)
+    def checked(self, mask):
+        values = not self._trusted
+        check_mask("mask", mask, values=values)
+        rho = rate(self, mask)
+        if not isinstance(rho, torch.Tensor) or rho.shape != mask.shape:
+            got = tuple(rho.shape) if isinstance(rho, torch.Tensor) else type(rho).__name__
+            raise ValueError(f"{type(self).__name__}.rate(mask) must return a tensor shaped like the "
+                             f"mask {tuple(mask.shape)}, got {got}")
+        if values and not bool(((rho >= 0) & (rho <= 1)).all()):
+            raise ValueError(f"{type(self).__name__}.rate(mask) must lie in [0, 1] (and not be NaN)")
+        return rho
+
+    return checked
 
 
 def extract(coef: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -42,6 +66,12 @@ class BaseProcess:
     """
 
     name = "process"
+
+    def __init_subclass__(cls, **kwargs):
+        # every subclass's rate(mask) gets its contract checked (see _checked_rate)
+        super().__init_subclass__(**kwargs)
+        if "rate" in cls.__dict__:
+            cls.rate = _checked_rate(cls.__dict__["rate"])
 
     def __init__(self, schedule: Schedule):
         if not isinstance(schedule, Schedule):

@@ -100,6 +100,12 @@ def _pretrained(name: str):
     return load_pretrained(name)
 
 
+def _shipped() -> list:
+    from ..pipelines import list_pretrained
+
+    return list_pretrained()
+
+
 @lru_cache(maxsize=8)
 def _faces(mask_kind: str):
     return validation_split(8, 32, mask_kind=mask_kind)
@@ -133,7 +139,10 @@ def run_sampler(s: SamplerSettings) -> SamplerRun:
     x0s, masks, ys = _faces(s.mask_kind)
     x0, mask, y = (z[s.face:s.face + 1] for z in (x0s, masks, ys))
     notes, denoiser, used = [], None, f"oracle (leak {s.leak:g})"
-    if s.denoiser == "checkpoint":
+    if s.denoiser == "checkpoint" and s.process.name not in _shipped():
+        notes.append(f"no shipped checkpoint for process '{s.process.name}': showing the oracle "
+                     f"(leak {s.leak:g}) instead")
+    elif s.denoiser == "checkpoint":
         pipe = _pretrained(s.process.name)
         differ = outside_training(s, pipe.meta)
         if differ:

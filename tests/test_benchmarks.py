@@ -23,6 +23,7 @@ CASES = {
                         "--jump-length", "5", "--no-paper"],
     "bench_region": ["--sizes", "32", "--fractions", "0.1", "--images", "1", "--repeats", "1",
                      "--margins", "4", "--no-irregular"],
+    "bench_latent": ["--repeats", "1", "--forward-repeats", "1", "--warmup", "0"],
 }
 FIELDS = {
     "bench_flops": lambda d: d["presets"]["tiny"]["forward"]["fast"]["achieved_gflops"] > 0,
@@ -30,6 +31,13 @@ FIELDS = {
     "bench_training": lambda d: d["presets"]["tiny"]["optimizers"]["fused"]["steps_per_hour"] > 0,
     "bench_baselines": lambda d: d["samplers"]["EMMD 4 steps"]["nfe_per_image"] == 4,
     "bench_region": lambda d: {r["variant"] for r in d["results"]} == {"full", "margin 4"},
+    "bench_latent": lambda d: (
+        all({"total", "encode", "network", "decode", "other"} <= set(d["end_to_end"][k])
+            for k in ("ours fp32", "ours bf16"))
+        and d["end_to_end"]["ours fp32"]["nfe"] == [4] and d["end_to_end"]["ours bf16"]["finite"]
+        and {"ours fp32", "ours bf16", "matmul fp32", "matmul bf16"} <= set(d["forward"])
+        and "gflops" in d["forward"]["matmul fp32"]
+        and all(d["flops"][p]["total"] > 0 for p in ("network", "encode", "decode"))),
 }
 
 

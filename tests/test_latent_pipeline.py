@@ -65,3 +65,16 @@ def test_offline_without_files_one_clear_message(tmp_path, monkeypatch):
     with pytest.raises(official.OfficialWeightsMissing) as err:
         mrs.load_pretrained("resshift_official_face")
     assert "resshift_inpainting_face_s4.pth" in str(err.value) and str(tmp_path) in str(err.value)
+
+
+def test_flops_and_bf16_autocast(official_cache):
+    from mrs.nets.fast import forward_flops
+
+    pipe = official.load_official("resshift_official_face", allow_download=False, unet_kwargs=UNET,
+                                  vq_kwargs=VQ)
+    assert forward_flops(pipe.net, 1, 64)["total"] > 0           # y and mask at 256 px for this net
+    x0 = mrs.synthetic_faces(1, 256, seed=2)
+    mask = mrs.masks.box_mask(256, 64, 64, 64, 64)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = pipe.inpaint(x0, mask, seed=0)
+    assert torch.isfinite(out.float()).all()

@@ -225,14 +225,15 @@ def forward_flops(net: torch.nn.Module, batch: int, size: int) -> dict:
     if not hasattr(net, "cfg"):
         raise ValueError("net must be a registered mrs network")
     batch, size = _int("batch", batch, 1), _int("size", size, 1)
-    x = torch.zeros(batch, net.cfg.in_channels, size, size)
-    mask = torch.zeros(batch, 1, size, size)
-    nmap = torch.zeros_like(mask) if net.cfg.use_noise_map else None
     param = next(net.parameters())
-    x, mask = x.to(param), mask.to(param)
-    nmap = nmap.to(param) if nmap is not None else None
+    x = torch.zeros(batch, net.cfg.in_channels, size, size).to(param)
+    # a net conditioned on the image sees y and the mask at the image's resolution
+    side = size * net.cfg.factor if getattr(net, "conditions_on_image", False) else size
+    y = torch.zeros(batch, 3 if side != size else net.cfg.in_channels, side, side).to(param)
+    mask = torch.zeros(batch, 1, side, side).to(param)
+    extra = {"noise_map": torch.zeros(batch, 1, size, size).to(param)} if net.cfg.use_noise_map else {}
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        net(x, torch.ones(batch, dtype=torch.long, device=param.device), x, mask, noise_map=nmap)
+        net(x, torch.ones(batch, dtype=torch.long, device=param.device), y, mask, **extra)
     kinds = {"convolution": 0, "linear": 0, "attention": 0}
     for op, n in counter.get_flop_counts()["Global"].items():
         name = str(op)

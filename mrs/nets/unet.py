@@ -335,7 +335,7 @@ class SwinUNet(nn.Module):
             if not isinstance(t, torch.Tensor) or t.shape != (x_t.shape[0],):
                 t = self._check_time(t, x_t)
             nmap = noise_map(proc, mask, t) if self.cfg.use_noise_map else None
-            return self._run(x_t, t, y, mask, nmap)
+            return self._run(x_t, t, y, mask, nmap).to(x_t.dtype)  # autocast: back to the state's dtype
 
         return denoise
 

@@ -115,7 +115,10 @@ class InpaintPipeline:
         y, mask = y.to(self.device), mask.to(self.device)
         den = self.denoiser(y, mask)
         if self.latent:
-            y, mask = self.autoencoder.encode(y), to_latent(mask, self.autoencoder.factor, self.latent_mask)
+            # latents in y's dtype (under autocast the encoder may return bf16; the sampler wants
+            # the state, y and mask in one dtype)
+            z_y = self.autoencoder.encode(y).to(y.dtype)
+            y, mask = z_y, to_latent(mask, self.autoencoder.factor, self.latent_mask)
         if trajectory:
             if sampler is not None or sampler_options:
                 raise ValueError("trajectory=True uses the ancestral sampler; drop sampler options")

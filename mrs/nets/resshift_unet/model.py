@@ -221,7 +221,8 @@ class ResShiftUNet(nn.Module):
             self._check_sizes(x_t, y_image, mask_image)
             if not isinstance(t, torch.Tensor) or t.shape != (x_t.shape[0],):
                 t = self._check_time(t, x_t)
-            return self._run(x_t, t, y_image.to(x_t.dtype), mask_image.to(x_t.dtype))
+            out = self._run(x_t, t, y_image.to(x_t.dtype), mask_image.to(x_t.dtype))
+            return out.to(x_t.dtype)  # under autocast the net may return bf16
 
         return denoise
 

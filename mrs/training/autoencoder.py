@@ -30,8 +30,8 @@ from ..pipelines.checkpoint import save_checkpoint
 __all__ = ["AutoencoderTrainConfig", "build_tiny_vq", "train_autoencoder", "TINY_VQ"]
 
 # the tiny VQ-f4 autoencoder's architecture (diffusers VQModel keyword arguments)
-# (widths 16/32/64: one step of batch 8 at 64 px costs 0.16 s on 2 CPU cores, against 0.72 s at
-# batch 16 for widths 32/64/96, which could not train within 15 minutes)
+# (widths 16/32/64 at batch 8: small enough to train on 2 CPU cores within the 15-minute budget;
+# widths 32/64/96 at batch 16 were several times slower per step)
 TINY_VQ = dict(in_channels=3, out_channels=3, block_out_channels=(16, 32, 64), layers_per_block=1,
                down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
                latent_channels=3, num_vq_embeddings=1024, vq_embed_dim=3, norm_num_groups=8,

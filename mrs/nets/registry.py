@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["register_net", "net_names", "net_class", "build_net", "net_config", "describe_net"]
+__all__ = ["register_net", "net_names", "net_class", "build_net", "net_config", "describe_net",
+           "denoiser_of"]
 
 _NETS: dict = {}
 
@@ -70,3 +71,11 @@ def describe_net(net) -> dict:
     if getattr(type(net), "arch", None) not in _NETS:
         raise ValueError(f"net must be a registered mrs network, got {type(net).__name__}")
     return {"arch": type(net).arch, "config": net.cfg.to_dict()}
+
+
+def denoiser_of(net, proc, y_image=None, mask_image=None):
+    """``net.denoiser(proc)``, or ``net.denoiser(proc, y_image, mask_image)`` for a net conditioned
+    on the image-resolution input (``conditions_on_image``)."""
+    if getattr(net, "conditions_on_image", False):
+        return net.denoiser(proc, y_image, mask_image)
+    return net.denoiser(proc)

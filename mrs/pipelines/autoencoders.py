@@ -13,14 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from .checkpoint import CheckpointError, load_checkpoint
-from .official import official_file
+from .official import OFFICIAL, official_file
 from .weights import pretrained_dir
 
 __all__ = ["AUTOENCODERS", "load_autoencoder", "autoencoder_names"]
 
-AUTOENCODERS = {"tiny_vq_f4": "autoencoder_tiny_vq_f4",            # shipped: data/checkpoints/<stem>
-                "resshift_face": "celeba256_vq_f4_dim3_face.pth",  # official files
-                "resshift_imagenet": "autoencoder_vq_f4.pth"}
+AUTOENCODERS = {"tiny_vq_f4": "autoencoder_tiny_vq_f4",                  # shipped: data/checkpoints/<stem>
+                "resshift_face": OFFICIAL["resshift_official_face"][1],  # the official files
+                "resshift_imagenet": OFFICIAL["resshift_official_imagenet"][1]}
 
 
 def autoencoder_names() -> tuple:

@@ -24,6 +24,7 @@ import torch
 from ..core import BaseProcess, ProcessSpec
 from ..core.checks import check_image, check_mask
 from ..core.masks import degrade, to_latent
+from ..nets import denoiser_of
 from ..sampling import as_sampler, make_sampler, sample
 from .pictures import from_model_size, to_model_size
 from .weights import read_model
@@ -90,9 +91,7 @@ class InpaintPipeline:
     def denoiser(self, y_image=None, mask_image=None):
         """``denoiser(x_t, t, y, mask) -> x0_pred`` for ``mrs.sample`` and the other samplers (a net
         conditioned on the image-resolution input also needs ``y_image`` and ``mask_image``)."""
-        if getattr(self.net, "conditions_on_image", False):
-            return self.net.denoiser(self.process, y_image, mask_image)
-        return self.net.denoiser(self.process)
+        return denoiser_of(self.net, self.process, y_image, mask_image)
 
     def _sampler(self, sampler, options):
         if sampler is None and not options:

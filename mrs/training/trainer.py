@@ -29,7 +29,7 @@ from ..core import metrics
 from ..core.masks import degrade, random_masks, to_latent
 from ..data import make_dataset, validation_split
 from ..data.seeds import EPOCH_ORDER, TRAIN_MASKS, stream_seed
-from ..nets import build_net, describe_net, net_config, noise_map
+from ..nets import build_net, denoiser_of, describe_net, net_config, noise_map
 from ..pipelines.checkpoint import CheckpointError, load_checkpoint, load_state_strict, save_checkpoint
 from ..sampling import as_sampler
 from .config import TrainConfig, lr_at
@@ -196,8 +196,7 @@ class Trainer:
             y = degrade(x0, mask, self.cfg.fill)
         g = torch.Generator().manual_seed(2024)
         net = self.ema.module
-        den = (net.denoiser(self.proc, y, mask) if getattr(net, "conditions_on_image", False)
-               else net.denoiser(self.proc))
+        den = denoiser_of(net, self.proc, y, mask)
         if self.autoencoder is None:
             out = self.sampler(self.proc, den, y, mask, generator=g)
         else:

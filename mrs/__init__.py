@@ -44,7 +44,7 @@ _LAZY = {
     "nets": "mrs.nets", "pipelines": "mrs.pipelines", "training": "mrs.training",
     "evaluation": "mrs.evaluation", "ui": "mrs.ui",
     "viz": "mrs.ui.viz", "widgets": "mrs.ui.widgets", "gaussian": "mrs.sampling.gaussian",
-    "repaint": "mrs.sampling.repaint", "fast": "mrs.nets.fast", "autoencoder": "mrs.nets.autoencoder",
+    "repaint": "mrs.sampling.repaint", "baselines": "mrs.core.baselines", "fast": "mrs.nets.fast", "autoencoder": "mrs.nets.autoencoder",
     "TrainConfig": ("mrs.training", "TrainConfig"), "Trainer": ("mrs.training", "Trainer"),
     "load_pretrained": ("mrs.pipelines", "load_pretrained"),
     "list_pretrained": ("mrs.pipelines", "list_pretrained"),

@@ -83,7 +83,7 @@ def test_oracle_and_leaky_oracle(oracle_result):
 def test_markdown_csv_grids_and_files(oracle_result, tmp_path):
     res, _ = oracle_result
     md = res.to_markdown()
-    assert md.startswith("| model | mask | PSNR | hole PSNR | SSIM | seam | NFE/img | ms/img |")
+    assert md.startswith("| model | mask | PSNR | hole PSNR | SSIM | seam excess | NFE/img | ms/img |")
     assert "LPIPS: weights unavailable" in md and "| LPIPS" not in md
     assert "| leaky | box |" in md
     quiet = res.to_markdown(timings=False)
@@ -136,6 +136,18 @@ class _FakeLPIPS(torch.nn.Module):
 
     def forward(self, a, b, normalize=False):
         return ((a - b) ** 2).mean(dim=(1, 2, 3), keepdim=True)
+
+
+def test_baselines_are_models_without_a_network(no_lpips):
+    res = evaluate({"harmonic": mrs.baselines.Baseline("harmonic"), "telea": mrs.baselines.Baseline("telea")},
+                   n=2, size=16, mask_kinds=("box",))
+    assert res.nfe["harmonic", "box"] == 0 and res.nfe["telea", "box"] == 0
+    x0, mask = res.x0, res.masks["box"]
+    assert torch.equal(res.samples["harmonic", "box"], mrs.baselines.harmonic_fill(res.inputs["box"], mask))
+    known = mask.expand_as(x0) == 0
+    assert torch.equal(res.samples["telea", "box"][known], x0[known])
+    with pytest.raises(ValueError, match="baseline"):
+        evaluate({"x": 3}, n=2, size=16)
 
 
 @pytest.mark.parametrize("random_backbone", [True, False])
@@ -263,7 +275,7 @@ def test_paired_markdown_and_plot(oracle_result):
     assert [(d.a, d.b) for d in diffs] == [("leaky", "oracle")] * 2
     assert [d.metric for d in diffs] == ["ssim", "seam"]  # psnr: inf for the oracle, left out
     md = paired_markdown(res, "oracle", metrics=("ssim", "seam"))
-    assert md.startswith("| model - oracle | SSIM | seam |") and "| leaky | **" in md
+    assert md.startswith("| model - oracle | SSIM | seam excess |") and "| leaky | **" in md
     assert "9 image/mask pairs (as sampled)" in md
     fig = plot_paired(diffs, title="leaky - oracle")
     lines = [c for c in fig.axes[0].collections]  # one error bar per difference

@@ -52,11 +52,26 @@ def test_every_process_runs_on_latents(official_cache):
                                   vq_kwargs=VQ)
     x0 = mrs.synthetic_faces(1, 256, seed=1)
     mask = mrs.masks.box_mask(256, 32, 32, 64, 128)
-    for name in ("mvd", "emmd", "emmd_smooth"):
+    for name in ("mvd", "emmd", "emmd_smooth", "authors"):
         pipe.process = mrs.make_process(name, pipe.schedule)
         out = pipe.inpaint(x0, mask, seed=0)
         assert torch.isfinite(out).all() and torch.equal(out[mask.expand_as(x0) == 0],
                                                          x0[mask.expand_as(x0) == 0])
+
+
+def test_evaluate_samples_a_latent_pipeline_beside_a_baseline(official_cache, monkeypatch):
+    """evaluate() runs latent pipelines through their autoencoder (pixels in, pixels out), counts
+    the network calls, and scores a classical fill (no network) beside them."""
+    from mrs.training import losses
+
+    monkeypatch.setattr(losses, "load_lpips", lambda *a, **k: None)
+    pipe = official.load_official("resshift_official_face", allow_download=False, unet_kwargs=UNET,
+                                  vq_kwargs=VQ)
+    res = mrs.evaluate({"official": pipe, "harmonic": mrs.baselines.Baseline("harmonic")}, n=1,
+                       size=256, mask_kinds=("box",))
+    assert res.nfe["official", "box"] == pipe.process.T and res.nfe["harmonic", "box"] == 0
+    out = res.samples["official", "box"]
+    assert out.shape == (1, 3, 256, 256) and float(out.abs().max()) <= 1.0
 
 
 def test_offline_without_files_one_clear_message(tmp_path, monkeypatch):

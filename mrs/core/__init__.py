@@ -5,7 +5,8 @@ Nothing here knows about networks, data sets or files. Conventions, used everywh
 ``y = (1 - M) x0 + M fill``; time ``t = 1..T`` with ``eta_0 = 0``.
 """
 
-from . import masks, metrics, montecarlo
+from . import baselines, masks, metrics, montecarlo
+from .authors import AuthorsProcess, authors_mean_gain
 from .mvd import MaskedVariance
 from .process_base import BaseProcess
 from .processes import ExactMasked, ExactMaskedSmooth, Process, ResShift
@@ -21,6 +22,6 @@ from .registry import (
 from .schedule import Schedule, ScheduleSpec
 
 __all__ = ["Schedule", "ScheduleSpec", "BaseProcess", "Process", "ResShift", "MaskedVariance",
-           "ExactMasked", "ExactMaskedSmooth", "ProcessSpec", "make_process", "register_process",
-           "process_names", "process_class", "process_options", "option_defaults", "masks", "metrics",
+           "ExactMasked", "ExactMaskedSmooth", "AuthorsProcess", "authors_mean_gain", "ProcessSpec", "make_process", "register_process",
+           "process_names", "process_class", "process_options", "option_defaults", "baselines", "masks", "metrics",
            "montecarlo"]

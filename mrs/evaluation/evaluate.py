@@ -2,13 +2,17 @@
 
 ``evaluate`` samples every model on every mask kind of one fixed split and measures, per image:
 
-* PSNR and hole-PSNR in dB, SSIM and the seam score against the ground truth (``mrs.core.metrics``);
+* PSNR and hole-PSNR in dB, SSIM, and the seam (``seam``: ``mrs.metrics.seam_excess``, the mean
+  absolute jump of the error across the hole's edge; unsigned, so a blurred fill cannot score
+  better than the truth) against the ground truth (``mrs.core.metrics``);
 * LPIPS, only when the real pretrained weights exist (``mrs.training.losses.load_lpips``): a number
   from a random backbone is never reported;
 * the number of network evaluations (NFE) and the wall time, per image.
 
-A model is a pipeline (``mrs.load_pretrained``; its own sampler is used), a checkpoint name or
-path, or a ``(net or denoiser, process)`` pair; any sampler of the ``mrs.sampling`` protocol
+A model is a pipeline (``mrs.load_pretrained``; its own sampler is used; latent pipelines are
+sampled through their autoencoder), a checkpoint name or path, a classical fill
+(``mrs.baselines.Baseline("harmonic" | "telea" | "navier_stokes")``), or a ``(net or denoiser,
+process)`` pair; any sampler of the ``mrs.sampling`` protocol
 (ancestral, RePaint, yours) is evaluated by the same code. The ``EvalResult`` keeps every sample.
 Conventions: images ``[B, C, H, W]`` in [-1, 1]; masks ``[B, 1, H, W]`` with 1 = hole, 0 = known.
 """
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from ..core import BaseProcess, metrics
+from ..core.baselines import Baseline
 from ..core.checks import check_image
 from ..core.masks import MASK_KINDS
 from ..data import validation_split
@@ -36,23 +41,60 @@ __all__ = ["evaluate", "paste_back", "EvalResult", "Model", "resolve_models"]
 
 @dataclass
 class Model:
-    """One entry of an evaluation: a denoiser, its process and the sampler that drives it."""
+    """One entry of an evaluation: a denoiser, its process and the sampler that drives it; or a
+    whole pipeline (sampled with ``pipe.sample``: latent mode, image-conditioned nets); or a
+    classical fill (``mrs.baselines.Baseline``: no network, NFE 0)."""
 
-    denoiser: object
-    process: BaseProcess
-    sampler: object
+    denoiser: object = None
+    process: BaseProcess | None = None
+    sampler: object = None
     net: torch.nn.Module | None = None
+    pipeline: InpaintPipeline | None = None
+    baseline: Baseline | None = None
+
+    @torch.no_grad()
+    def run(self, y, mask, generator) -> tuple:
+        """``(sample, network evaluations x batch)`` for one batch."""
+        if self.baseline is not None:
+            return self.baseline(y, mask), 0
+        if self.pipeline is not None:
+            pipe, counters = self.pipeline, []
+            made = pipe.denoiser
+
+            def counted(*args):            # the pipeline's denoiser, counted
+                counters.append(CountingDenoiser(made(*args)))
+                return counters[-1]
+
+            pipe.denoiser = counted        # shadows the method on this instance only, for this call
+            try:
+                out = pipe.sample(y, mask, generator=generator, sampler=self.sampler)
+            finally:
+                del pipe.denoiser
+            return out, sum(c.images for c in counters)
+        counted = CountingDenoiser(self.denoiser)
+        return self.sampler(self.process, counted, y, mask, generator=generator), counted.images
+
+    def warm_up(self, y, mask):
+        """One untimed network call: first-call overheads are not the model's."""
+        with torch.no_grad():
+            if self.pipeline is not None:
+                self.pipeline.sample(y, mask, generator=torch.Generator().manual_seed(0))
+            elif self.net is not None:
+                self.denoiser(y, torch.full((1,), self.process.T, device=y.device), y, mask)
 
 
 def _one_model(label, spec, device, sampler) -> Model:
+    if isinstance(spec, Baseline):
+        return Model(baseline=spec, sampler=spec)
     if isinstance(spec, (str, os.PathLike)):
         spec = load_pretrained(spec, device=device)
     if isinstance(spec, InpaintPipeline):
         spec.to(device).net.eval()
-        return Model(spec.denoiser(), spec.process, sampler or spec.sampler, spec.net)
+        return Model(None, spec.process, sampler or spec.sampler, spec.net, pipeline=spec)
     if not (isinstance(spec, tuple) and len(spec) in (2, 3) and isinstance(spec[1], BaseProcess)):
-        raise ValueError(f"models[{label!r}] must be a pipeline, a checkpoint name/path or (net or "
-                         f"denoiser, proc) with an mrs process; got {type(spec).__name__}")
+        raise ValueError(f"models[{label!r}] must be a pipeline, a checkpoint name/path, a baseline "
+                         f"(mrs.baselines.Baseline) or (net or denoiser, proc) with an mrs process; "
+                         f"got {type(spec).__name__}")
     model, proc = spec[0], spec[1]
     if isinstance(model, torch.nn.Module) and hasattr(model, "denoiser"):
         model = model.to(device).eval()
@@ -75,7 +117,8 @@ def resolve_models(models, device="cpu", sampler=None) -> dict:
         if not isinstance(label, str) or not label:
             raise ValueError(f"models keys must be non-empty strings (labels), got {label!r}")
         m = _one_model(label, spec, device, override)
-        m.sampler = as_sampler(m.sampler)
+        if m.baseline is None:
+            m.sampler = as_sampler(m.sampler)
         out[label] = m
     return out
 
@@ -127,17 +170,21 @@ def _sync(device):
 
 def _run(model: Model, x0, mask, y, seed, batch_size, device, paste_known):
     """Sample one model on one split (timed, counted): ``(out, seconds per image, NFE per image)``."""
-    counted, g = CountingDenoiser(model.denoiser), torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
     step = batch_size or x0.shape[0]
     _sync(device)
     start = time.perf_counter()
-    out = torch.cat([model.sampler(model.process, counted, y[i:i + step], mask[i:i + step], generator=g)
-                     for i in range(0, x0.shape[0], step)])
+    outs, images = [], 0
+    for i in range(0, x0.shape[0], step):
+        out, n = model.run(y[i:i + step], mask[i:i + step], g)
+        outs.append(out)
+        images += n
+    out = torch.cat(outs)
     _sync(device)
     seconds = (time.perf_counter() - start) / x0.shape[0]
     if paste_known:
         out = _paste(out, x0, mask)
-    return out, seconds, counted.images / x0.shape[0]
+    return out, seconds, images / x0.shape[0]
 
 
 def _paste(out, x0, mask):
@@ -148,7 +195,7 @@ def _paste(out, x0, mask):
 def _measure(out, x0, mask, lp):
     """Per-image metrics; ``lpips`` only with a real LPIPS model."""
     per = {"psnr": metrics.psnr(out, x0), "hole_psnr": metrics.hole_psnr(out, x0, mask),
-           "seam": metrics.seam_score(out, mask, ref=x0)}
+           "seam": metrics.seam_excess(out, mask, ref=x0)}
     if x0.shape[-1] >= 11:
         per["ssim"] = metrics.ssim(out, x0)
     if lp is not None:
@@ -163,8 +210,9 @@ def evaluate(models, images=None, n: int = 16, size: int = 32, mask_kinds=MASK_K
     """Sample every model on every mask kind of a fixed validation set and measure the results.
 
     Args:
-        models: dict label -> an ``InpaintPipeline``, a checkpoint name or path, or
-            ``(net or denoiser, proc)`` (a callable ``denoiser(x_t, t, y, mask)``).
+        models: dict label -> an ``InpaintPipeline``, a checkpoint name or path, a
+            ``mrs.baselines.Baseline``, or ``(net or denoiser, proc)`` (a callable
+            ``denoiser(x_t, t, y, mask)``).
         images: None for the synthetic validation faces (``mrs.data.validation_split``), or a
             tensor ``[N, C, S, S]`` / dataset of square images in [-1, 1] (e.g. ``FaceFolder``).
         n: number of images (the first ``n`` of ``images``).
@@ -195,10 +243,8 @@ def evaluate(models, images=None, n: int = 16, size: int = 32, mask_kinds=MASK_K
     samples, per_image, nfe, seconds = {}, {}, {}, {}
     bar = tqdm(total=len(runs) * len(kinds), disable=not progress, desc="evaluate", leave=False)
     for label, model in runs.items():
-        if model.net is not None:  # warm-up call, untimed: first-call overheads are not the model's
-            x0, mask, y = (z[:1].to(device) for z in split[kinds[0]])
-            with torch.no_grad():
-                model.denoiser(y, torch.full((1,), model.process.T, device=device), y, mask)
+        x0, mask, y = (z[:1].to(device) for z in split[kinds[0]])
+        model.warm_up(y, mask)
         for kind in kinds:
             x0, mask, y = (z.to(device) for z in split[kind])
             # 2. sample (timed) with the same noise stream for every model; 3. measure

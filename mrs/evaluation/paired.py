@@ -27,7 +27,7 @@ __all__ = ["PairedDifference", "paired_difference", "paired_differences", "paire
 METRICS = {"psnr": ("PSNR (dB)", "{:+.2f} ± {:.2f}", True),
            "hole_psnr": ("hole PSNR (dB)", "{:+.2f} ± {:.2f}", True),
            "ssim": ("SSIM", "{:+.4f} ± {:.4f}", True),
-           "seam": ("seam", "{:+.4f} ± {:.4f}", False),
+           "seam": ("seam excess", "{:+.4f} ± {:.4f}", False),
            "lpips": ("LPIPS", "{:+.4f} ± {:.4f}", False)}
 
 

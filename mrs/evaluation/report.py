@@ -14,7 +14,7 @@ __all__ = ["EvalResult"]
 
 # table columns: (key, markdown header, format)
 _COLUMNS = [("psnr", "PSNR", "{:.2f}"), ("hole_psnr", "hole PSNR", "{:.2f}"), ("ssim", "SSIM", "{:.4f}"),
-            ("seam", "seam", "{:+.4f}"), ("lpips", "LPIPS", "{:.4f}"), ("nfe", "NFE/img", "{:g}"),
+            ("seam", "seam excess", "{:.4f}"), ("lpips", "LPIPS", "{:.4f}"), ("nfe", "NFE/img", "{:g}"),
             ("ms_per_image", "ms/img", "{:.1f}")]
 
 
@@ -98,8 +98,9 @@ class EvalResult:
         how = ("known pixels pasted back from the ground truth" if self.pasted
                else "scored as sampled (known pixels not pasted back)")
         lines += ["", f"{self.x0.shape[0]} images of {size}x{size} per mask kind, sampling seed "
-                  f"{self.seed}, {how}. PSNR in dB; seam: mean jump across the hole's edge minus the "
-                  "ground truth's (0 = invisible)."]
+                  f"{self.seed}, {how}. PSNR in dB; seam excess: mean |jump of the error| "
+                  "across the hole's edge (0 = every edge jump as in the ground truth; a blurred "
+                  "fill scores > 0 too)."]
         if self.lpips_note is not None:
             lines.append(f"LPIPS: {self.lpips_note}")
         return "\n".join(lines) + "\n"

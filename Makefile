@@ -45,13 +45,25 @@ lint: env
 clean:
 	rm -rf out .pytest_cache
 
-## re-train the shipped checkpoints (tiny preset, synthetic faces, CPU: ~10 min each) and export
-## their fp16 EMA weights + training logs into data/checkpoints/
-## (mvd with blur_width 2 and emmd_smooth with its defaults, blur_width 2 and noise_floor 0.02, as shipped)
-CKPT_PROCESSES := resshift mvd emmd emmd_smooth
-checkpoints: env
-	for p in $(CKPT_PROCESSES); do \
-	  $(BIN)/python -m mrs train --process $$p --blur-width 2 --preset tiny --out runs/$$p --no-progress || exit 1; done
-	$(BIN)/python -m mrs train --process emmd_smooth --use-noise-map --preset tiny \
-	  --out runs/emmd_smooth_noisemap --no-progress
+## re-train the shipped checkpoints: 64-px synthetic faces in the 16x16x3 latent space of the
+## shipped tiny autoencoder (data/checkpoints/autoencoder_tiny_vq_f4), one model per process, two
+## runs at a time with one thread each (`make -j2 checkpoints` on 2 CPU cores), then export their
+## fp16 EMA weights + training logs into data/checkpoints/. The latent mask is binary ("max": a
+## latent is a hole if any of its pixels is) except for `authors`, which keeps its authors' rule.
+CKPT_RUNS   := emmd authors resshift mvd emmd_smooth emmd_smooth_noisemap
+CKPT_RECIPE := --preset tiny_latent --steps 3000 --lr 1e-3 --warmup-steps 150 --ema-decay 0.995 \
+               --val-every 500 --ckpt-every 1000 --no-progress
+CKPT_resshift             := --process resshift --latent-mask max
+CKPT_mvd                  := --process mvd --blur-width 1 --latent-mask max
+CKPT_emmd                 := --process emmd --latent-mask max
+CKPT_emmd_smooth          := --process emmd_smooth --blur-width 1 --latent-mask max
+CKPT_emmd_smooth_noisemap := --process emmd_smooth --blur-width 1 --latent-mask max --use-noise-map
+CKPT_authors              := --process authors --latent-mask authors
+checkpoints: env $(CKPT_RUNS:%=runs/%/.done)
 	$(BIN)/python -c "from mrs.pipelines import export_all; print(export_all('runs', 'data/checkpoints'))"
+
+runs/%/.done: $(VENV)/.installed
+	mkdir -p runs/$*
+	OMP_NUM_THREADS=1 $(BIN)/python -m mrs train $(CKPT_$*) $(CKPT_RECIPE) --out runs/$* > runs/$*.log 2>&1 \
+	  || { tail -20 runs/$*.log; exit 1; }
+	touch $@

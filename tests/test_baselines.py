@@ -76,3 +76,4 @@ def test_bad_input():
         make_baseline("telea", radius=0)(x0, mask)
     with pytest.raises(ValueError, match="channels"):
         opencv_fill(torch.zeros(1, 2, 16, 16), mask)
+

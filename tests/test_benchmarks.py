@@ -24,6 +24,7 @@ CASES = {
     "bench_region": ["--sizes", "32", "--fractions", "0.1", "--images", "1", "--repeats", "1",
                      "--margins", "4", "--no-irregular"],
     "bench_latent": ["--repeats", "1", "--forward-repeats", "1", "--warmup", "0"],
+    "bench_shipped": ["--n", "2"],
 }
 FIELDS = {
     "bench_flops": lambda d: d["presets"]["tiny"]["forward"]["fast"]["achieved_gflops"] > 0,
@@ -38,6 +39,10 @@ FIELDS = {
         and {"ours fp32", "ours bf16", "matmul fp32", "matmul bf16"} <= set(d["forward"])
         and "gflops" in d["forward"]["matmul fp32"]
         and all(d["flops"][p]["total"] > 0 for p in ("network", "encode", "decode"))),
+    "bench_shipped": lambda d: (
+        {"harmonic", "telea", "navier_stokes", "emmd"} <= set(d["pasted"])
+        and "vs_harmonic" in d["pasted"]["emmd"] and "vs_harmonic" not in d["pasted"]["harmonic"]
+        and all(d["train_minutes"][m] > 0 for m in d["train_minutes"])),
 }
 
 

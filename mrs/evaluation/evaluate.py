@@ -206,7 +206,7 @@ def _measure(out, x0, mask, lp):
 
 def evaluate(models, images=None, n: int = 16, size: int = 32, mask_kinds=MASK_KINDS, seed: int = 0,
              device="cpu", progress: bool = False, batch_size: int | None = None, sampler=None,
-             paste_known: bool = False) -> EvalResult:
+             paste_known: bool = False, mask_seed: int = 12345) -> EvalResult:
     """Sample every model on every mask kind of a fixed validation set and measure the results.
 
     Args:
@@ -225,6 +225,8 @@ def evaluate(models, images=None, n: int = 16, size: int = 32, mask_kinds=MASK_K
         sampler: a sampler (or its name) for every model; None: a pipeline's own, else ancestral.
         paste_known: score ``M * sample + (1 - M) * x0`` (what ``pipe.inpaint`` gives a user)
             instead of the samples as they leave the sampler.
+        mask_seed: seeds the validation masks (the default is the split the notebooks use; another
+            value gives masks never seen there).
 
     Returns:
         An ``EvalResult``; NFE per image is what the sampler spent (T for the ancestral one).
@@ -236,7 +238,7 @@ def evaluate(models, images=None, n: int = 16, size: int = 32, mask_kinds=MASK_K
     # 1. the fixed split: the same images for every kind (rendered once), fixed masks per kind
     split, source = {}, images
     for kind in kinds:
-        x0, mask, y = validation_split(n, size, mask_kind=kind, images=source)
+        x0, mask, y = validation_split(n, size, mask_kind=kind, mask_seed=mask_seed, images=source)
         split[kind], source = (x0, mask, y), x0
     lp, lpips_note = _lpips_model()
     lp = lp.to(device) if lp is not None else None

@@ -327,17 +327,21 @@ def test_cli_evaluate_on_a_face_folder(checkpoints, tmp_path):
     for name in ("metrics.md", "metrics.csv", "grid_box.png", "grid_outpaint.png", "comparison.png"):
         assert (tmp_path / "out" / name).is_file(), name
         assert (tmp_path / "out" / "pasted" / name).is_file(), name
-    assert len((tmp_path / "out" / "metrics.csv").read_text().splitlines()) == 5
+    # 2 checkpoints and the 2 default classical fills (harmonic, telea) x 2 kinds
+    assert len((tmp_path / "out" / "metrics.csv").read_text().splitlines()) == 1 + 4 * 2
     # both protocols, each with the paired differences against the reference (resshift by default)
+    # and against the first classical fill
     out = r.stdout
     assert out.index("## As sampled") < out.index("## Known pixels pasted back")
-    assert out.count("| model - resshift |") == 2
-    assert out.count("| emmd_smooth | ") == 2 * 2 + 2  # 2 kinds x 2 tables, 2 paired rows
+    assert out.count("| model - resshift |") == 2 and out.count("| model - harmonic |") == 2
+    assert out.count("| emmd_smooth | ") == 2 * 2 + 2 * 2  # 2 kinds x 2 tables, 2 x 2 paired rows
     assert "(known pixels pasted back)" in out and "(as sampled)" in out
     assert (tmp_path / "out" / "report.md").read_text() in out
     r = _cli("evaluate", "--checkpoint", "all", "--checkpoints", checkpoints, "--data", faces, "--reference",
-             "emmd_smooth", "--out", tmp_path / "out2", "--n", "2", "--mask-kinds", "box", "--no-progress")
+             "emmd_smooth", "--out", tmp_path / "out2", "--n", "2", "--mask-kinds", "box", "--no-progress",
+             "--baselines", "")
     assert r.returncode == 0 and r.stdout.count("| model - emmd_smooth |") == 2, r.stderr
+    assert "harmonic" not in r.stdout
     r = _cli("evaluate", "--checkpoint", "all", "--checkpoints", checkpoints, "--reference", "mvd",
              "--out", tmp_path / "x")
     assert r.returncode == 2 and "--reference mvd is not among" in r.stderr and "Traceback" not in r.stderr

@@ -32,6 +32,10 @@ def test_latent_training_two_steps_and_the_pipeline(tmp_path, vq_file, arch, fil
     batch = trainer.batch(0)
     z0, m, z_y, t, x_t = trainer.noisy(batch)
     assert z0.shape == (2, 3, 16, 16) and m.shape == (2, 1, 16, 16) and x_t.shape == z0.shape
+    # where emmd's rate is 0 the sampler holds E(y); training shows the net the same
+    known = (m == 0).expand_as(x_t)
+    assert bool(known.any()) and torch.equal(x_t[known], z_y[known])
+    assert not torch.equal(z_y[known], z0[known])          # the encoder's leak: E(y) != E(x0)
     trainer.run()
     pipe = mrs.load_pretrained(tmp_path / "run")
     assert pipe.latent and pipe.fill == fill and pipe.image_size == 64

@@ -66,7 +66,9 @@ def load_image(path, size: int) -> torch.Tensor:
 class FaceFolder(torch.utils.data.Dataset):
     """Every image (png/jpg/bmp/webp) under ``root``, sorted, centre-cropped, resized, in [-1, 1].
 
-    Works with any folder of face photos (CelebA, CelebA-HQ, FFHQ ...)."""
+    Works with any folder of face photos (CelebA, CelebA-HQ, FFHQ ...). Strict: an unreadable file
+    raises when indexed. Training uses ``mrs.data.sources.FolderImages`` instead, which skips and
+    counts such files and splits the folder into training and validation images."""
 
     def __init__(self, root, size: int = 64):
         from pathlib import Path
@@ -88,7 +90,8 @@ class FaceFolder(torch.utils.data.Dataset):
 
 def celeba(root, split: str = "train", size: int = 64, download: bool = True):
     """CelebA through ``torchvision.datasets.CelebA`` (needs a network the first time), as a
-    dataset of ``[3, size, size]`` tensors in [-1, 1] (centre crop 178, resize)."""
+    dataset of ``[3, size, size]`` tensors in [-1, 1] (centre crop 178, resize). Train on it with
+    ``Trainer(cfg, out, dataset=celeba(root, size=cfg.image_size))``."""
     import torchvision
     from torchvision import transforms
 

@@ -50,7 +50,7 @@ class AutoencoderTrainConfig:
     """A training run of the tiny autoencoder (saved in its checkpoint JSON)."""
 
     image_size: int = 64            # training resolution (latents are image_size / 4)
-    steps: int = 3000               # optimisation steps
+    steps: int = 5000               # optimisation steps
     batch_size: int = 8             # images per step
     lr: float = 1e-3                # peak learning rate (AdamW, 100 warm-up steps, cosine to 0)
     pool: int = 4000                # distinct synthetic training faces (rendered once)

@@ -13,8 +13,13 @@ from dataclasses import dataclass, field
 
 from ..core import ProcessSpec, ScheduleSpec, option_defaults
 from ..core.masks import LATENT_MASK_RULES, MASK_KINDS
+from .precision import PRECISIONS
 
-__all__ = ["TrainConfig", "lr_at", "PRESETS"]
+__all__ = ["TrainConfig", "lr_at", "PRESETS", "RESUME_CHANGES"]
+
+# fields a resumed run may change: they change neither the data nor what is trained
+RESUME_CHANGES = frozenset({"steps", "precision", "amp", "compile", "val_every", "ckpt_every", "ckpt_minutes",
+                            "sample_every"})
 
 
 def _f(default, help: str, **kw):
@@ -43,7 +48,10 @@ class TrainConfig:
     latent_mask: str = _f("authors", "mask at latent resolution: authors | max | mean (mrs.masks.to_latent)")
     fill: float = _f(0.0, "value of the hole in y (0: mid-grey; ResShift's data uses -1)")
     # -- data
-    data: str = _f("synthetic", "a registered dataset (mrs.data.dataset_names()) or a folder of images")
+    data: str = _f("synthetic", "a registered dataset (mrs.data.dataset_names()), a folder of images "
+                   "(recursive), a Hugging Face dataset id or save_to_disk folder, or celeba_hq_256 | "
+                   "ffhq_256")
+    val_holdout: int = _f(0, "real images held out for validation, recorded in split.json (0: val_size)")
     image_size: int = _f(32, "training resolution in pixels (square)")
     mask_kind: str = _f("mixed", "training masks: irregular | box | outpaint | mixed")
     train_pool: int = _f(20_000, "number of distinct synthetic training faces")
@@ -63,7 +71,11 @@ class TrainConfig:
     val_size: int = _f(16, "images in the fixed validation split")
     ckpt_every: int = _f(500, "write a checkpoint every N steps (and at the end)")
     seed: int = _f(0, "seeds the initial weights, data order, masks, t and noise")
-    amp: bool = _f(True, "bfloat16 autocast on CUDA (ignored on CPU)")
+    precision: str = _f("auto", "auto | fp32 | fp16 | bf16; auto: bf16 on CUDA capability >= 8.0, fp16 "
+                        "(with a gradient scaler) below, fp32 on CPU")
+    amp: bool = _f(True, "older configs' switch: False forces fp32, True lets precision decide")
+    ckpt_minutes: float = _f(0.0, "also write a checkpoint every N minutes of wall time (0: off)")
+    sample_every: int = _f(0, "write a grid of validation samples to samples/ every N steps (0: off)")
     compile: bool = _f(False, "torch.compile the net on CUDA")
 
     def __post_init__(self):
@@ -85,6 +97,35 @@ class TrainConfig:
             raise ValueError(f"latent_mask must be one of {LATENT_MASK_RULES}, got {self.latent_mask!r}")
         if self.mask_kind not in MASK_KINDS + ("mixed",):
             raise ValueError(f"mask_kind must be one of {MASK_KINDS + ('mixed',)}, got {self.mask_kind!r}")
+        self._check_bookkeeping()
+
+    def _check_bookkeeping(self) -> None:
+        """Precision, the held-out images, time-based checkpoints and sample grids."""
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if not self.amp and self.precision in ("fp16", "bf16"):
+            raise ValueError(f"amp=False (float32) contradicts precision={self.precision!r}: drop amp")
+        for name in ("val_holdout", "sample_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {v!r}")
+        if isinstance(self.ckpt_minutes, bool) or not self.ckpt_minutes >= 0:
+            raise ValueError(f"ckpt_minutes must be >= 0, got {self.ckpt_minutes!r}")
+
+    def resumed(self, steps: int | None = None, changes: dict | None = None) -> "TrainConfig":
+        """The config a resumed run uses: this one, up to ``steps`` in total, with ``changes`` to
+        fields of ``RESUME_CHANGES``; a change to any other field (the data, the net, the
+        optimiser ...) raises ``ValueError``."""
+        changes = {k: v for k, v in (changes or {}).items() if getattr(self, k, changes) != v}
+        if set(changes) - RESUME_CHANGES:
+            raise ValueError(f"a resumed run keeps its {sorted(set(changes) - RESUME_CHANGES)}: start a "
+                             f"new run to change them (these may change: {sorted(RESUME_CHANGES)})")
+        return dataclasses.replace(self, **changes, **({"steps": steps} if steps else {}))
+
+    @property
+    def requested_precision(self) -> str:
+        """``precision``, or fp32 for an older config saved with ``amp=False``."""
+        return self.precision if self.amp else "fp32"
 
     @classmethod
     def preset(cls, name: str, process=None, **overrides) -> "TrainConfig":

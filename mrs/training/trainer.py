@@ -11,11 +11,16 @@ One training step (notebook 08), each phase a method of ``Trainer``::
 Every random draw of step ``s`` comes from a generator seeded by ``(seed, s, rank)`` and the data
 index is a function of ``s``, so a run stopped and resumed from a checkpoint continues exactly as
 an uninterrupted one (bit-identical on CPU).
+
+Real images (``cfg.data``: a folder, a Hugging Face dataset, ``celeba_hq_256`` ...) are split once
+into training and validation images, recorded in ``split.json``; validation reads only its own.
+The step runs in ``cfg.precision`` (``mrs.training.precision``: float32, or autocast to bfloat16 /
+float16 with a gradient scaler); the precision used is in every checkpoint JSON and in ``train.log``.
 """
 
 from __future__ import annotations
 
-import csv
+import dataclasses
 import json
 import os
 import time
@@ -27,15 +32,18 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..core import metrics
 from ..core.masks import degrade, random_masks, to_latent
-from ..data import make_dataset, validation_split
+from ..data import training_data, validation_split
 from ..data.seeds import EPOCH_ORDER, TRAIN_MASKS, stream_seed
+from ..data.sources import SPLIT_FILE, write_split
 from ..nets import build_net, denoiser_of, describe_net, net_config, noise_map
 from ..pipelines.checkpoint import CheckpointError, load_checkpoint, load_state_strict, save_checkpoint
 from ..sampling import as_sampler
-from .config import TrainConfig, lr_at
+from .config import RESUME_CHANGES, TrainConfig, lr_at
 from .losses import InpaintingLoss, load_lpips
+from .monitor import Every, RunLog, append_metrics, data_summary, save_grid, truncate_metrics
+from .precision import autocast, grad_scaler, resolve_precision
 
-__all__ = ["Trainer", "Batch", "METRIC_FIELDS"]
+__all__ = ["Trainer", "Batch", "METRIC_FIELDS", "RESUME_CHANGES"]
 
 METRIC_FIELDS = ["step", "lr", "loss", "mse", "lpips", "val_psnr", "val_hole_psnr", "val_ssim",
                  "val_lpips", "seconds"]
@@ -63,10 +71,14 @@ def _fused_ok(device: torch.device) -> bool:
 
 class Trainer:
     """Trains one config into ``out_dir`` (checkpoints ``ckpt_*.{safetensors,json}``,
-    ``metrics.csv``). ``Trainer(cfg, out).run()``; ``Trainer.resume(out, steps=N).run()``."""
+    ``metrics.csv``, ``config.json``, ``train.log``, ``split.json`` for real images, ``samples/``).
+    ``Trainer(cfg, out).run()``; ``Trainer.resume(out, steps=N).run()``.
+
+    ``dataset``: a Python dataset object (e.g. ``mrs.data.celeba(...)``, a ``datasets.Dataset``)
+    to train on instead of ``cfg.data``; pass it again to ``resume``."""
 
     def __init__(self, cfg: TrainConfig, out_dir, device=None, progress: bool = True,
-                 lpips_model="auto", sampler=None):
+                 lpips_model="auto", sampler=None, dataset=None):
         self.cfg, self.out = cfg, Path(out_dir)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.progress = progress
@@ -77,6 +89,8 @@ class Trainer:
             torch.distributed.init_process_group(backend)
             if self.device.type == "cuda":
                 self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        self.precision = resolve_precision(cfg.requested_precision, self.device)
+        self.scaler = grad_scaler(self.precision, self.device)   # fp16 only
         torch.manual_seed(cfg.seed)  # the initial weights
         self.proc = cfg.process.build(cfg.schedule.build())
         self.sampler = as_sampler(sampler)  # validation sampling
@@ -108,10 +122,22 @@ class Trainer:
             from ..pipelines.autoencoders import load_autoencoder
 
             self.autoencoder = load_autoencoder(cfg.autoencoder, device=self.device)
-        self.images = make_dataset(cfg.data, cfg.image_size, cfg.seed, cfg.train_pool, "train")
-        val_images = make_dataset(cfg.data, cfg.image_size, cfg.seed, cfg.train_pool, "val")
-        self.val = validation_split(cfg.val_size, cfg.image_size, images=val_images)
+        self._load_data(dataset)
+        self.log = RunLog(self.out / "train.log", enabled=self.rank == 0)
         self.step = 0
+
+    def data_summary(self) -> dict:  # source, image counts, skipped images (log, checkpoints)
+        return data_summary(self.cfg.data, self.split, self.images, self.val_images)
+
+    def _load_data(self, dataset) -> None:
+        """The training images and the validation split (real images: disjoint, ``split.json``)."""
+        cfg = self.cfg
+        data = training_data(cfg.data if dataset is None else dataset, cfg.image_size, cfg.seed,
+                             cfg.train_pool, cfg.val_holdout or cfg.val_size, run_dir=self.out)
+        if data.split is not None and data.split["source"] != cfg.data:   # a dataset object
+            self.cfg = cfg = dataclasses.replace(cfg, data=data.split["source"])
+        self.images, self.val_images, self.split = data.train, data.val, data.split
+        self.val = validation_split(cfg.val_size, cfg.image_size, images=data.val)
 
     # -- one step, in phases -------------------------------------------------------------------
     def batch(self, step: int) -> Batch:
@@ -129,17 +155,23 @@ class Trainer:
     def noisy(self, batch: Batch):
         """Phase 2, forward process: ``(x0, mask, y, t, x_t)`` on the device, ``t ~ U{1..T}``,
         ``x_t ~ q(x_t | x0, y)``. In latent mode ``x0 := E(x0)``, ``y := E(y)`` (the frozen
-        autoencoder) and the mask is ``to_latent(mask)``: the process runs on latents."""
+        autoencoder) and the mask is ``to_latent(mask)``: the process runs on latents, and where
+        its rate is 0 ``x_t`` holds ``E(y)``, as in sampling."""
         g, B = batch.generator, batch.x0.shape[0]
         x0, mask, y = (z.to(self.device) for z in (batch.x0, batch.mask, batch.y))
         if self.autoencoder is not None:
-            with torch.no_grad():
-                x0, y = self.autoencoder.encode(torch.cat([x0, y])).chunk(2)
+            with torch.no_grad(), autocast(self.precision, self.device):
+                x0, y = self.autoencoder.encode(torch.cat([x0, y])).float().chunk(2)
             mask = to_latent(mask, self.autoencoder.factor, self.cfg.latent_mask)
         t = torch.randint(1, self.proc.T + 1, (B,), generator=g)
         noise = torch.randn(x0.shape, generator=g)
         t, noise = t.to(self.device), noise.to(self.device)
-        return x0, mask, y, t, self.proc.q_sample(x0, y, mask, t, noise=noise)
+        x_t = self.proc.q_sample(x0, y, mask, t, noise=noise)
+        if self.autoencoder is not None:
+            # where the rate is 0 the sampler holds the latents of y (E(y), not E(x0): the encoder
+            # lets the hole leak into them); training shows the net the same
+            x_t = torch.where(self.proc.rate(mask) == 0, y, x_t)
+        return x0, mask, y, t, x_t
 
     def loss(self, x0, mask, y, t, x_t, batch: Batch | None = None):
         """Phase 3, loss: the net's prediction of ``x0`` and ``InpaintingLoss`` -> (loss, parts).
@@ -152,15 +184,14 @@ class Trainer:
             if batch is None:
                 raise ValueError("this net is conditioned on the image: pass batch=")
             cond_y, cond_mask = batch.y.to(self.device), batch.mask.to(self.device)
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16,
-                                  enabled=self.cfg.amp and self.device.type == "cuda")
-        with autocast:
-            extra = {"noise_map": noise_map(self.proc, mask, t)} if self.cfg.use_noise_map else {}
-            x0_pred = self.model(x_t, t, cond_y, cond_mask, **extra)
         pair = None
         if self.autoencoder is not None and batch is not None:
-            def pair():
-                return self.autoencoder.decode(x0_pred.float()), batch.x0.to(self.device)
+            def pair():   # the decoder in the step's precision, LPIPS in float32
+                with autocast(self.precision, self.device):
+                    return self.autoencoder.decode(x0_pred).float(), batch.x0.to(self.device)
+        with autocast(self.precision, self.device):
+            extra = {"noise_map": noise_map(self.proc, mask, t)} if self.cfg.use_noise_map else {}
+            x0_pred = self.model(x_t, t, cond_y, cond_mask, **extra)
         return self.loss_fn(x0_pred.float(), x0, lpips_pair=pair)
 
     def update(self, loss: torch.Tensor, step: int) -> float:
@@ -169,10 +200,16 @@ class Trainer:
         for group in self.opt.param_groups:
             group["lr"] = lr
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()   # fp16: S * loss
+        if self.scaler is not None:
+            self.scaler.unscale_(self.opt)   # gradients / S, before clipping
         if self.cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.grad_clip)
-        self.opt.step()
+        if self.scaler is None:
+            self.opt.step()
+        else:  # skipped when the gradients overflowed; S adapts
+            self.scaler.step(self.opt)
+            self.scaler.update()
         return lr
 
     def update_ema(self) -> None:
@@ -189,14 +226,14 @@ class Trainer:
 
     # -- validation -----------------------------------------------------------------------------
     @torch.no_grad()
-    def validate(self) -> dict:
-        """The EMA net sampled (``self.sampler``) on the fixed validation split (fixed seed)."""
-        x0, mask, y = (z.to(self.device) for z in self.val)
+    def sample_validation(self, n: int | None = None):
+        """``(x0, mask, y, out)``: the EMA net's samples (``self.sampler``, fixed seed 2024) for the
+        first ``n`` images of the validation split (all by default)."""
+        x0, mask, y = (z[:n].to(self.device) for z in self.val)
         if self.cfg.fill != 0:
             y = degrade(x0, mask, self.cfg.fill)
         g = torch.Generator().manual_seed(2024)
-        net = self.ema.module
-        den = denoiser_of(net, self.proc, y, mask)
+        den = denoiser_of(self.ema.module, self.proc, y, mask)
         if self.autoencoder is None:
             out = self.sampler(self.proc, den, y, mask, generator=g)
         else:
@@ -204,6 +241,12 @@ class Trainer:
             z = self.sampler(self.proc, den, ae.encode(y), to_latent(mask, ae.factor, self.cfg.latent_mask),
                              generator=g)
             out = ae.decode(z).clamp(-1, 1)
+        return x0, mask, y, out
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        """Metrics of ``sample_validation()`` on the whole validation split."""
+        x0, mask, _, out = self.sample_validation()
         res = {"val_psnr": float(metrics.psnr(out, x0).mean()),
                "val_hole_psnr": float(metrics.hole_psnr(out, x0, mask).mean()),
                "val_ssim": float(metrics.ssim(out, x0).mean()) if self.cfg.image_size >= 11 else ""}
@@ -227,7 +270,10 @@ class Trainer:
                 "process": cfg.process.to_dict(), "schedule": cfg.schedule.to_dict(),
                 "image_size": cfg.image_size, "loss": self.loss_fn.describe(),
                 "autoencoder": cfg.autoencoder, "latent_mask": cfg.latent_mask, "fill": cfg.fill,
+                "precision": self.precision, "device": str(self.device), "data": self.data_summary(),
                 "optimizer": {"groups": groups, "steps": steps}}
+        if self.scaler is not None:
+            meta["grad_scaler"] = self.scaler.state_dict()
         path = save_checkpoint(self.out / f"ckpt_{self.step:07d}", tensors, meta)
         for old in sorted(self.out.glob("ckpt_*.json"))[:-2]:  # keep the last two
             old.unlink(missing_ok=True)
@@ -252,10 +298,17 @@ class Trainer:
             raise CheckpointError(f"optimiser state in {stem} does not match: {err}") from None
         self.step = int(meta["step"])
         self.ema.n_averaged.fill_(self.step + 1)  # the initial copy plus one update per step
+        if self.scaler is not None and "grad_scaler" in meta:
+            self.scaler.load_state_dict(meta["grad_scaler"])
 
     @classmethod
-    def resume(cls, out_dir, steps: int | None = None, **kwargs) -> "Trainer":
-        """Continue the run in ``out_dir`` from its latest checkpoint, up to ``steps`` in total."""
+    def resume(cls, out_dir, steps: int | None = None, changes: dict | None = None,
+               **kwargs) -> "Trainer":
+        """Continue the run in ``out_dir`` from its latest checkpoint, up to ``steps`` in total.
+
+        ``changes``: config fields that may differ from the saved run without changing what it
+        trains (``RESUME_CHANGES``: precision, bookkeeping); any other differing field raises
+        ``ValueError``. ``kwargs`` go to ``Trainer`` (``device``, ``dataset`` ...)."""
         out = Path(out_dir)
         found = sorted(out.glob("ckpt_*.json"))
         if not found:
@@ -264,7 +317,7 @@ class Trainer:
         if meta.get("format") != "mrs-checkpoint-2":
             raise CheckpointError(f"{found[-1]} was written by an older mrs: it can be loaded "
                                   "(mrs.load_pretrained) but not resumed")
-        cfg = TrainConfig.from_dict({**meta["train_config"], **({"steps": steps} if steps else {})})
+        cfg = TrainConfig.from_dict(meta["train_config"]).resumed(steps, changes)
         trainer = cls(cfg, out, **kwargs)
         trainer.load(found[-1])
         return trainer
@@ -272,64 +325,73 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------------------
     def run(self, until: int | None = None) -> Path | None:
         """Train from ``self.step`` to ``cfg.steps`` (or stop early at ``until``, as if
-        interrupted); validates, logs to ``metrics.csv`` and checkpoints on rank 0."""
+        interrupted); on rank 0 validates, logs (``metrics.csv``, ``train.log``), writes sample
+        grids and checkpoints (every ``ckpt_every`` steps, every ``ckpt_minutes``, at the end)."""
         from tqdm.auto import tqdm
 
         cfg, main = self.cfg, self.rank == 0
         stop = min(cfg.steps, until if until is not None else cfg.steps)
         if main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
-            _truncate_metrics(self.out / "metrics.csv", self.step)
+            self._start_files(stop)
         self.net.train()
         bar = tqdm(total=stop, initial=self.step, disable=not (self.progress and main),
-                   desc=f"train {cfg.process.name}", leave=False)
-        acc, n_acc, t0, last = {}, 0, time.time(), None
+                   desc=f"train {cfg.process.name} ({self.precision})", leave=False)
+        last, self._acc, self._n, self._t0, self._clock = None, {}, 0, time.time(), Every(cfg.ckpt_minutes)
         while self.step < stop:
             parts = self.train_step(self.step)
             self.step += 1
             for k, v in parts.items():
-                acc[k] = acc.get(k, 0.0) + v
-            n_acc += 1
+                self._acc[k] = self._acc.get(k, 0.0) + v
+            self._n += 1
             bar.update(1)
             bar.set_postfix(loss=f"{parts['loss']:.4f}")
-            end = self.step == stop
-            if main and (self.step % cfg.val_every == 0 or end):
-                row = {k: acc.get(k, 0.0) / n_acc for k in ("loss", "mse")}
-                row["lpips"] = acc["lpips"] / n_acc if "lpips" in acc and self.real_lpips else ""
-                row.update(step=self.step, lr=parts["lr"], seconds=round(time.time() - t0, 3))
-                row.update(self.validate())
-                self.net.train()
-                _append_metrics(self.out / "metrics.csv", row)
-                acc, n_acc = {}, 0
-            if main and (self.step % cfg.ckpt_every == 0 or end):
-                last = self.save()
+            if main:
+                last = self._bookkeeping(parts, end=self.step == stop) or last
         bar.close()
+        if main:
+            self.log(f"stopped at step {self.step}; data: {self.data_summary()}")
         if self.world > 1:
             torch.distributed.barrier()
         return last
 
+    def _start_files(self, stop: int) -> None:
+        """config.json, split.json (real images) and the first lines of train.log."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "config.json").write_text(json.dumps(self.cfg.to_dict(), indent=1))
+        if self.split is not None and not (self.out / SPLIT_FILE).exists():
+            write_split(self.out / SPLIT_FILE, self.split)
+        truncate_metrics(self.out / "metrics.csv", self.step, METRIC_FIELDS)
+        where = (torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else str(self.device))
+        self.log(f"{'resume at' if self.step else 'start at'} step {self.step} of {stop} "
+                 f"(world {self.world}) on {where}; precision {self.precision} "
+                 f"(requested {self.cfg.requested_precision}); data: {self.data_summary()}")
+
+    def _bookkeeping(self, parts: dict, end: bool) -> Path | None:
+        """After a step on rank 0: the metrics row, a sample grid, a checkpoint when due."""
+        cfg, step = self.cfg, self.step
+        if step % cfg.val_every == 0 or end:
+            acc, n = self._acc, self._n
+            row = {k: acc.get(k, 0.0) / n for k in ("loss", "mse")}
+            row["lpips"] = acc["lpips"] / n if "lpips" in acc and self.real_lpips else ""
+            row.update(step=step, lr=parts["lr"], seconds=round(time.time() - self._t0, 3))
+            row.update(self.validate())
+            self.net.train()
+            append_metrics(self.out / "metrics.csv", row, METRIC_FIELDS)
+            self.log(f"step {step}: loss {row['loss']:.5g}, val PSNR {row['val_psnr']:.3f} dB, "
+                     f"hole-PSNR {row['val_hole_psnr']:.3f} dB")
+            self._acc, self._n = {}, 0
+        if cfg.sample_every and (step % cfg.sample_every == 0 or end):
+            x0, _, y, out = self.sample_validation(min(8, cfg.val_size))
+            save_grid(self.out / "samples" / f"step_{step:07d}.png", [y, out, x0])
+        why = ("end" if end else f"every {cfg.ckpt_every} steps" if step % cfg.ckpt_every == 0
+               else f"every {cfg.ckpt_minutes:g} min" if self._clock.due() else None)
+        if why is None:
+            return None
+        path = self.save()
+        self._clock.reset()
+        self.log(f"checkpoint {path.name} ({why})")
+        return path
+
 
 def _epoch_order(n: int, epoch: int, seed: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(stream_seed(seed + EPOCH_ORDER, epoch)))
-
-
-def _append_metrics(path: Path, row: dict) -> None:
-    new = not path.exists()
-    with open(path, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
-        if new:
-            w.writeheader()
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop logged rows past ``step`` (a resumed run rewrites them)."""
-    if not path.exists():
-        return
-    with open(path, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
-        w.writeheader()
-        w.writerows(rows)

@@ -17,23 +17,29 @@ from pathlib import Path
 def _train_parser(sub):
     from ..core import ScheduleSpec, option_defaults, process_names
     from ..training import PRESETS, TrainConfig
+    from ..training.precision import PRECISIONS
 
     p = sub.add_parser(
         "train", help="train a denoiser for one process",
         description="Train a denoiser. Writes ckpt_*.safetensors + ckpt_*.json (atomic), "
-        "metrics.csv and config.json into --out. Under torchrun it trains data-parallel. "
-        "Options left unset take the preset's value.")
+        "metrics.csv, config.json and train.log into --out (and split.json when --data names real "
+        "images: a folder, a Hugging Face dataset id, a save_to_disk folder, celeba_hq_256 or ffhq_256). "
+        "Under torchrun it trains data-parallel. Options left unset take the preset's value.")
     p.add_argument("--process", default="emmd_smooth", choices=list(process_names()),
                    help="forward process, any registered one (default: %(default)s)")
     p.add_argument("--preset", default="tiny", choices=sorted(PRESETS),
                    help="training preset: network, resolution, optimiser settings (default: %(default)s)")
     p.add_argument("--out", required=True, help="run folder (checkpoints, metrics.csv)")
     p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its latest checkpoint up to --steps in total")
+                   help="continue the run in --out from its latest checkpoint up to --steps in total "
+                   "(--precision, --ckpt-minutes, --sample-every, --val-every, --ckpt-every may change)")
+    p.add_argument("--precision", default=None, choices=list(PRECISIONS),
+                   help="auto: bf16 on GPUs of compute capability >= 8.0, fp16 with a gradient scaler "
+                   "below, fp32 on CPU (preset default if unset: auto)")
     p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: cuda if available)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     for f in dataclasses.fields(TrainConfig):
-        if f.name in ("process", "schedule"):
+        if f.name in ("process", "schedule", "precision"):
             continue
         _add_option(p, f.name, f.type, f.metadata["help"])
     for f in dataclasses.fields(ScheduleSpec):
@@ -70,12 +76,16 @@ def _run_train(args) -> int:
     names = ({f.name for f in dataclasses.fields(TrainConfig)} - {"process", "schedule"}
              | {f.name for f in dataclasses.fields(ScheduleSpec)} | set(option_defaults(args.process)))
     overrides = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
-    if args.resume:
-        trainer = Trainer.resume(args.out, steps=overrides.get("steps"), device=args.device,
-                                 progress=not args.no_progress)
+    if args.resume:  # other options must agree with the saved run (Trainer.resume checks)
+        trainer = Trainer.resume(args.out, steps=overrides.pop("steps", None), changes=overrides,
+                                 device=args.device, progress=not args.no_progress)
     else:
         cfg = TrainConfig.preset(args.preset, process=args.process, **overrides)
         trainer = Trainer(cfg, args.out, device=args.device, progress=not args.no_progress)
+    if trainer.rank == 0:
+        print(f"{'resuming at' if trainer.step else 'training from'} step {trainer.step} of "
+              f"{trainer.cfg.steps} on {trainer.device}, precision {trainer.precision}; "
+              f"data {trainer.data_summary()}; log: {Path(args.out) / 'train.log'}", flush=True)
     last = trainer.run()
     if trainer.rank == 0:
         print(f"trained {trainer.cfg.process.name} to step {trainer.step}; checkpoint: {last}")
@@ -110,8 +120,28 @@ def _eval_parser(sub):
     p.add_argument("--reference", default=None, metavar="MODEL",
                    help="model the paired differences are taken against (default: resshift when "
                    "evaluated, else the first model)")
+    _baselines_option(p)
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _baselines_option(p):
+    p.add_argument("--baselines", default="harmonic,telea", metavar="NAMES",
+                   help="classical fills scored beside the models (comma-separated: harmonic, telea, "
+                   "navier_stokes; '' for none); every model also gets paired differences against "
+                   "the first of them")
+
+
+def _with_baselines(models: dict, names: str) -> tuple:
+    """``models`` plus the classical fills ``names`` (comma-separated), and the first fill's label."""
+    from ..core.baselines import Baseline
+
+    fills = [n.strip() for n in names.split(",") if n.strip()]
+    for name in fills:
+        if name in models:
+            raise ValueError(f"--baselines {name} clashes with a checkpoint of the same name")
+        models[name] = Baseline(name)
+    return models, (fills[0] if fills else None)
 
 
 def _inpaint_parser(sub):
@@ -139,7 +169,8 @@ def _demo_parser(sub):
     p = sub.add_parser(
         "demo", help="inpaint the validation faces with every shipped checkpoint",
         description="Load every shipped checkpoint, inpaint the synthetic validation faces with each "
-        "(irregular, box and outpaint masks), write comparison.png, metrics.md, metrics.csv and "
+        "(irregular, box and outpaint masks) beside the classical fills (--baselines), write "
+        "comparison.png, metrics.md, metrics.csv and "
         "one grid per mask kind into --out, and print the table.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", default="out/demo", help="output folder")
@@ -147,6 +178,7 @@ def _demo_parser(sub):
     p.add_argument("--checkpoints", metavar="DIR", default=None,
                    help="folder of exported checkpoints (default: the shipped ones)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    _baselines_option(p)
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
 
 
@@ -189,16 +221,18 @@ def _reference(labels, wanted):
     return wanted or ("resshift" if "resshift" in labels else labels[0])
 
 
-def _report(result, reference, out) -> str:
-    """Both protocols (as sampled, pasted back) with paired differences; files into ``out``."""
+def _report(result, reference, out, baseline=None) -> str:
+    """Both protocols (as sampled, pasted back) with paired differences against ``reference`` and
+    against the classical fill ``baseline``; files into ``out``."""
     from ..evaluation import paired_markdown, paste_back
 
     pasted = paste_back(result)
     parts = []
+    against = [reference] + ([baseline] if baseline not in (None, reference) else [])
     for title, res in (("As sampled", result), ("Known pixels pasted back", pasted)):
         parts += [f"## {title}", "", res.to_markdown(timings=True)]
-        if len(res.labels) > 1:
-            parts += [f"Paired differences against {reference}:", "", paired_markdown(res, reference)]
+        for ref in against if len(res.labels) > 1 else []:
+            parts += [f"Paired differences against {ref}:", "", paired_markdown(res, ref)]
     text = "\n".join(parts)
     written = result.save(out)
     written.update({f"pasted/{k}": v for k, v in pasted.save(Path(out) / "pasted").items()})
@@ -213,13 +247,14 @@ def _run_evaluate(args) -> int:
 
     _use_agg()
     models, train_size = _load_models(args.checkpoint, args.checkpoints, args.device)
+    models, baseline = _with_baselines(models, args.baselines)
     reference = _reference(tuple(models), args.reference)
     size = args.size or train_size
     images = None if args.data == "synthetic" else FaceFolder(args.data, size)
     kinds = tuple(k.strip() for k in args.mask_kinds.split(",") if k.strip())
     result = evaluate(models, images=images, n=args.n, size=size, mask_kinds=kinds, seed=args.seed,
                       device=args.device, progress=not args.no_progress)
-    print(_report(result, reference, args.out))
+    print(_report(result, reference, args.out, baseline))
     return 0
 
 
@@ -251,8 +286,9 @@ def _run_demo(args) -> int:
 
     _use_agg()
     models, size = _load_models(["all"], args.checkpoints, args.device)
+    models, baseline = _with_baselines(models, args.baselines)
     result = evaluate(models, n=args.n, size=size, seed=args.seed, device=args.device)
-    print(_report(result, _reference(tuple(models), None), args.out))
+    print(_report(result, _reference(tuple(models), None), args.out, baseline))
     return 0
 
 

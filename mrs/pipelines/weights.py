@@ -3,7 +3,8 @@
 Three kinds of checkpoint can be loaded by name or path:
 
 * a **shipped** name (``list_pretrained()``: ``data/checkpoints`` of a checkout, installed as the
-  package ``mrs.pretrained``);
+  package ``mrs.pretrained``; ``list_pretrained("pixel32")``: the earlier pixel-space models,
+  named ``"pixel32/<process>"``);
 * a **run folder** written by ``mrs.Trainer`` (its latest ``ckpt_*.json``; the EMA weights);
 * an **exported** checkpoint (``NAME.json`` + ``NAME.safetensors``, ``export_weights``).
 
@@ -54,6 +55,9 @@ def _by_process(stems: dict) -> list:
     return sorted(stems, key=lambda n: (process_order(_process_of(stems[n])), n))
 
 
+PRETRAINED_GROUPS = ("pixel32",)     # subfolders of data/checkpoints holding further shipped models
+
+
 def _is_model(sidecar: Path) -> bool:
     """A denoiser checkpoint (not an autoencoder's)."""
     try:
@@ -62,10 +66,18 @@ def _is_model(sidecar: Path) -> bool:
         return False
 
 
-def list_pretrained() -> list:
-    """Names of the shipped denoiser checkpoints, in the registry's process order."""
-    d = pretrained_dir()
-    return _by_process({p.stem: p.with_suffix("") for p in d.glob("*.json") if _is_model(p)})
+def list_pretrained(group: str = "") -> list:
+    """Names of the shipped denoiser checkpoints, in the registry's process order.
+
+    ``group=""``: the shipped models (64-px faces in the latent space of the shipped tiny
+    autoencoder). ``group="pixel32"``: the earlier small pixel-space models (32-px faces), kept for
+    the notebooks and apps that show a pixel-space chain; their names are ``"pixel32/<process>"``."""
+    if not isinstance(group, str) or group not in ("", *PRETRAINED_GROUPS):
+        raise ValueError(f"group must be '' or one of {PRETRAINED_GROUPS}, got {group!r}")
+    d = pretrained_dir() / group
+    prefix = f"{group}/" if group else ""
+    found = {p.stem: p.with_suffix("") for p in d.glob("*.json") if _is_model(p)}
+    return [prefix + n for n in _by_process(found)]
 
 
 def find_checkpoints(folder=None) -> list:

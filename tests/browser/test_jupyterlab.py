@@ -1,14 +1,20 @@
-"""Real-browser test: the interactive sampler notebook works in JupyterLab.
+"""Real-browser test: the interactive apps of notebooks 01, 06 and 09 as a student meets them.
 
-Starts a throw-away JupyterLab server on a temporary copy of ``notebooks/``, opens
-``NOTEBOOK`` (09_interactive_sampling.ipynb) in Debian's headless Chromium through Playwright,
-runs all cells, moves the sampler app's ``kappa`` slider (``SLIDER_LABELS``) and checks that
-the rendered result image is re-drawn.
-Screenshots go to ``out/browser/`` (``jupyterlab-before.png`` before the slider move,
-``jupyterlab.png`` after it, ``jupyterlab-failure.png`` if the test fails).
+One throw-away JupyterLab server on a temporary copy of ``notebooks/`` and one headless Chromium
+(Playwright) for the module. For each notebook of ``APPS``:
 
-Skipped when /usr/bin/chromium or the playwright package is missing. Run with
-``pytest -m browser tests/browser`` (see tests/browser/README.md).
+1. open it before any kernel has run it: every app cell shows its stored picture, none the raw
+   ``VBox(...)`` text;
+2. Run All; no cell fails (the time is recorded);
+3. each app shows its documented defaults (``APPS``: label -> readout as the page shows it);
+4. every enabled control is moved once (slider: an arrow key; dropdown: the next option;
+   checkbox: a click; file upload: a small PNG) and the app's picture must change; then the
+   ``pin`` button (after a slider move) and the ``reset`` button, which must bring every control
+   back to its default. The time from each action to the new picture is recorded.
+
+The redraw times (median per notebook and over all) are printed and written with the Run All
+times and the machine's load to ``out/browser/redraw_latency.json``; screenshots go to
+``out/browser/``. Skipped when /usr/bin/chromium or playwright is missing (tests/browser/README.md).
 """
 
 import json
@@ -16,6 +22,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -25,35 +32,40 @@ from pathlib import Path
 
 import pytest
 
-# --- what is tested (switchable: the env variables are for trying other notebooks by hand) ---
-NOTEBOOK = os.environ.get("MRS_BROWSER_NOTEBOOK", "09_interactive_sampling.ipynb")
-# the slider to move, matched case-insensitively against the widget's description
-# (a trailing ':' is ignored); for 06_smoothing_and_noise_floor.ipynb use "blur w"
-SLIDER_LABELS = tuple(
-    s.strip().lower() for s in os.environ.get("MRS_BROWSER_SLIDER", "kappa,κ").split(",") if s.strip()
-)
-KEY_PRESSES = 3  # arrow-key presses on the slider handle (one kernel callback each)
-
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 OUT_DIR = REPO / "out" / "browser"
 
-# timeouts (seconds); the whole test takes ~15-40 s, the limits leave room for a busy CPU
-SERVER_START_TIMEOUT = 60
-KERNEL_IDLE_TIMEOUT = 60
-RUN_ALL_TIMEOUT = 240
-SLIDER_UPDATE_TIMEOUT = 120
-IDLE_SETTLE_S = 1.5  # the kernel must stay idle this long to count as "done"
+# notebook -> its apps, each found by the label of one of its controls, with its defaults as shown
+APPS = {
+    "01_resshift_schedule_and_forward.ipynb": [
+        {"key": "kappa", "cell": "explorer = figure_app(",
+         "defaults": {"kappa": "2.00", "power": "0.30", "min_noise_level": "0.20", "etas_end": "0.990",
+                      "T": "4"}}],
+    "06_smoothing_and_noise_floor.ipynb": [
+        {"key": "blur w", "cell": "explorer = figure_app(",
+         "defaults": {"blur w": "2.00", "floor": "0.02", "t": "4"}}],
+    "09_interactive_sampling.ipynb": [
+        {"key": "process", "cell": "app = sampler_app()",
+         "defaults": {"process": "emmd_smooth", "denoiser": "net: emmd_smooth", "mask_kind": "box",
+                      "kappa": "2.00", "T": "4", "η (sampler)": "1.00", "power": "0.30",
+                      "min_noise_level": "0.20", "etas_end": "0.990", "blur_width": "2.00",
+                      "noise_floor": "0.02", "leak": "0.20", "seed": "0", "face": "0",
+                      "compare A | B": "off"}},
+        {"key": "checkpoint", "cell": "picture = inpaint_app()",
+         "defaults": {"checkpoint": "emmd_smooth", "seed": "0", "top": "0.30", "left": "0.22",
+                      "height": "0.30", "width": "0.56"}}],
+}
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+SERVER_START_TIMEOUT = 60
+KERNEL_IDLE_TIMEOUT = 90
+RUN_ALL_TIMEOUT = 300
+REDRAW_TIMEOUT = 30
+IDLE_SETTLE_S = 0.3        # the kernel must stay idle this long to count as done
+RESULTS: dict = {}
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium, or .ci/install-browser)",
@@ -74,7 +86,7 @@ def _free_port():
 
 def _write_json(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False))
 
 
 def _log_tail(path, n=4000):
@@ -84,73 +96,69 @@ def _log_tail(path, n=4000):
         return "(no log)"
 
 
-@pytest.fixture
-def lab_server(tmp_path):
-    """A fresh JupyterLab server on a temporary copy of notebooks/; yields (base_url, log_path)."""
-    notebook = REPO / "notebooks" / NOTEBOOK
-    assert notebook.exists(), f"{notebook} does not exist"
-    work = tmp_path / "repo"
+def _lab_dirs(tmp):
+    dirs = {k: tmp / k for k in ("jupyter-config", "lab-settings", "lab-workspaces", "jupyter-data",
+                                 "jupyter-runtime")}
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    # no news popup, no update check, and every cell kept in the DOM (no windowing)
+    settings = dirs["lab-settings"]
+    _write_json(settings / "@jupyterlab/apputils-extension/notification.jupyterlab-settings",
+                {"fetchNews": "false", "checkForUpdates": False})
+    _write_json(settings / "@jupyterlab/notebook-extension/tracker.jupyterlab-settings",
+                {"windowingMode": "none"})
+    return dirs
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory):
+    """A JupyterLab server on a temporary copy of notebooks/; yields (base_url, log_path)."""
+    tmp = tmp_path_factory.mktemp("lab")
+    work = tmp / "repo"
     root = work / "notebooks"
     shutil.copytree(REPO / "notebooks", root,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     if (REPO / "data").exists():  # notebooks may read ../data (e.g. checkpoints)
         (work / "data").symlink_to(REPO / "data", target_is_directory=True)
-
-    config_dir = tmp_path / "jupyter-config"
-    settings_dir = tmp_path / "lab-settings"
-    workspaces_dir = tmp_path / "lab-workspaces"
-    for d in (config_dir, settings_dir, workspaces_dir, tmp_path / "jupyter-data",
-              tmp_path / "jupyter-runtime"):
-        d.mkdir(parents=True, exist_ok=True)
-    # no news popup, no update check, and every cell kept in the DOM (no windowing), so that
-    # the widget outputs exist even when they are scrolled out of view
-    _write_json(settings_dir / "@jupyterlab/apputils-extension/notification.jupyterlab-settings",
-                {"fetchNews": "false", "checkForUpdates": False})
-    _write_json(settings_dir / "@jupyterlab/notebook-extension/tracker.jupyterlab-settings",
-                {"windowingMode": "none"})
-
-    env = dict(os.environ,
-               JUPYTER_CONFIG_DIR=str(config_dir),
-               JUPYTER_DATA_DIR=str(tmp_path / "jupyter-data"),
-               JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(settings_dir),
-               JUPYTERLAB_WORKSPACES_DIR=str(workspaces_dir),
-               PYTHONWARNINGS="ignore")
+    dirs = _lab_dirs(tmp)
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(dirs["jupyter-config"]),
+               JUPYTER_DATA_DIR=str(dirs["jupyter-data"]), JUPYTER_RUNTIME_DIR=str(dirs["jupyter-runtime"]),
+               JUPYTERLAB_SETTINGS_DIR=str(dirs["lab-settings"]),
+               JUPYTERLAB_WORKSPACES_DIR=str(dirs["lab-workspaces"]), PYTHONWARNINGS="ignore")
     env.pop("MPLBACKEND", None)
     port = _free_port()
-    cmd = [sys.executable, "-m", "jupyterlab",
-           "--allow-root", "--no-browser", "--ip", "127.0.0.1", f"--port={port}",
-           "--ServerApp.port_retries=0",
-           "--ServerApp.token=", "--ServerApp.password=",
+    cmd = [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", "--ip", "127.0.0.1",
+           f"--port={port}", "--ServerApp.port_retries=0", "--ServerApp.token=", "--ServerApp.password=",
            "--LabApp.expose_app_in_browser=True",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           "--LabApp.news_url=None",
-           f"--ServerApp.root_dir={root}",
-           f"--LabApp.user_settings_dir={settings_dir}",
-           f"--LabApp.workspaces_dir={workspaces_dir}"]
-    log_path = tmp_path / "jupyterlab.log"
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None",
+           f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={dirs['lab-settings']}",
+           f"--LabApp.workspaces_dir={dirs['lab-workspaces']}"]
+    log_path = tmp / "jupyterlab.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {proc.returncode}:\n{_log_tail(log_path)}")
-            try:
-                with urllib.request.urlopen(f"{base}/api/status", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"JupyterLab did not answer within {SERVER_START_TIMEOUT} s:\n"
-                            f"{_log_tail(log_path)}")
-            time.sleep(0.5)
+        _wait_for_server(proc, base, log_path)
         yield base, log_path
     finally:
         _stop(proc)
+
+
+def _wait_for_server(proc, base, log_path):
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"JupyterLab exited with {proc.returncode}:\n{_log_tail(log_path)}")
+        try:
+            with urllib.request.urlopen(f"{base}/api/status", timeout=5) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"JupyterLab did not answer within {SERVER_START_TIMEOUT} s:\n{_log_tail(log_path)}")
+        time.sleep(0.5)
 
 
 def _stop(proc):
@@ -168,184 +176,76 @@ def _stop(proc):
 
 
 # ----------------------------------------------------------------------------------- browser
-@pytest.fixture
-def page(tmp_path):
+@pytest.fixture(scope="module")
+def browser_context(tmp_path_factory):
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),  # a fresh --user-data-dir
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000})
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
+            headless=True, args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000})
         try:
-            pg = context.pages[0] if context.pages else context.new_page()
-            pg.set_default_timeout(30_000)
-            yield pg
+            yield context
         finally:
             context.close()
 
 
-# --------------------------------------------------------------------------- page-side helpers
-_JS_KERNEL = """
-() => {
-  const w = window.jupyterapp?.shell?.currentWidget;
-  return w?.sessionContext?.session?.kernel ?? null;
-}
-"""
-
-# true once the current notebook's kernel has been idle for `settle` ms without a break
-_JS_IDLE_FOR = """
-([name, settle]) => {
-  const w = window.jupyterapp?.shell?.currentWidget;
-  const k = w?.sessionContext?.session?.kernel;
-  const now = performance.now();
-  if (!w || !w.context?.path?.endsWith(name) || !k || k.status !== 'idle') {
-    window.__mrsIdleSince = null;
-    return false;
-  }
-  if (window.__mrsIdleSince == null) window.__mrsIdleSince = now;
-  return now - window.__mrsIdleSince >= settle;
-}
-"""
-
-# runs all cells; resolves to the command's result (false when a cell failed) or 'timeout'
-_JS_RUN_ALL = """
-async (ms) => {
-  const run = window.jupyterapp.commands.execute('notebook:run-all-cells');
-  const timeout = new Promise(r => setTimeout(() => r('timeout'), ms));
-  return await Promise.race([run, timeout]);
-}
-"""
-
-_JS_ERRORS = """
-() => {
-  const nb = window.jupyterapp.shell.currentWidget.content;
-  const errs = [];
-  for (const cell of nb.widgets) {
-    if (cell.model.type !== 'code') continue;
-    const outs = cell.model.outputs;
-    for (let i = 0; i < outs.length; i++) {
-      const o = outs.get(i).toJSON();
-      if (o.output_type === 'error') errs.push(o.ename + ': ' + o.evalue);
-    }
-  }
-  return errs;
-}
-"""
-
-# marks the wanted slider and the app around it (the nearest ancestor inside the same cell
-# that holds an Output widget image); returns the labels seen when no slider matches
-_JS_MARK = """
-(labels) => {
-  const norm = s => s.trim().replace(/:\\s*$/, '').trim().toLowerCase();
-  const sliders = [...document.querySelectorAll('.jp-Notebook .widget-slider')];
-  const label = s => s.querySelector('.widget-label')?.textContent ?? '';
-  const seen = sliders.map(label);
-  const slider = sliders.find(s => labels.includes(norm(label(s))));
-  if (!slider) return {ok: false, seen};
-  let app = slider.parentElement;
-  while (app && !app.querySelector('.widget-output img') && !app.classList.contains('jp-Cell'))
-    app = app.parentElement;
-  if (!app || !app.querySelector('.widget-output img')) return {ok: false, seen, noImage: true};
-  document.querySelectorAll('[data-mrs-test]').forEach(e => e.removeAttribute('data-mrs-test'));
-  slider.setAttribute('data-mrs-test', 'slider');
-  app.setAttribute('data-mrs-test', 'app');
-  return {ok: true, seen};
-}
-"""
-
-_JS_IMAGE_SRC = """
-() => {
-  const img = document.querySelector('[data-mrs-test="app"] .widget-output img');
-  return (img && img.complete && img.naturalWidth > 0) ? img.getAttribute('src') : null;
-}
-"""
-
-SLIDER = '[data-mrs-test="slider"]'
-APP = '[data-mrs-test="app"]'
+@pytest.fixture(scope="module", autouse=True)
+def report(request):
+    """Writes out/browser/redraw_latency.json and prints the medians once every notebook ran."""
+    yield
+    if not RESULTS:
+        return
+    every = [r["seconds"] for nb in RESULTS.values() for r in nb["redraws"]]
+    summary = {"median_redraw_s": statistics.median(every) if every else None,
+               "redraws": len(every), "cpu_cores": os.cpu_count(),
+               "load_average_1_5_15": os.getloadavg(), "notebooks": RESULTS}
+    _write_json(OUT_DIR / "redraw_latency.json", summary)
+    lines = [f"{nb}: Run All {r['run_all_s']:.1f} s, median redraw {r['median_redraw_s']:.2f} s "
+             f"over {len(r['redraws'])} control moves" for nb, r in RESULTS.items()]
+    lines.append(f"all notebooks: median redraw {summary['median_redraw_s']:.2f} s over {len(every)} "
+                 f"moves; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
+                 f"written to {OUT_DIR / 'redraw_latency.json'}")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if capture is not None:
+        with capture.global_and_fixture_disabled():    # shown in every run, not only on failure
+            print("\n" + "\n".join(lines))
+    else:
+        print("\n".join(lines))
 
 
-def _wait_idle(page, timeout_s):
-    page.evaluate("() => { window.__mrsIdleSince = null; }")
-    page.wait_for_function(_JS_IDLE_FOR, arg=[NOTEBOOK, IDLE_SETTLE_S * 1000], polling=100,
-                           timeout=timeout_s * 1000)
-
-
-def _readout(page):
-    return page.locator(f"{SLIDER} .widget-readout").first.text_content().strip()
-
-
-def _screenshot(page, name):
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    try:
-        page.locator(APP).first.scroll_into_view_if_needed(timeout=5000)
-    except sync_api.Error:
-        pass
-    page.screenshot(path=str(OUT_DIR / name))
+from .lab_driver import LabPage  # noqa: E402  (the page-side helpers)
 
 
 # -------------------------------------------------------------------------------------- test
-@pytest.mark.browser
-def test_sampler_slider_rerenders_image(lab_server, page):
+@pytest.mark.parametrize("notebook", list(APPS))
+def test_apps_show_defaults_and_every_enabled_control_redraws(notebook, lab_server, browser_context,
+                                                              tmp_path):
     base, log_path = lab_server
-    console_errors = []
-    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-    t0 = time.monotonic()
+    page = browser_context.new_page()
+    page.set_default_timeout(30_000)
+    lab = LabPage(page, notebook, OUT_DIR)
     try:
-        page.goto(f"{base}/lab/tree/{NOTEBOOK}?reset", wait_until="domcontentloaded")
-        page.wait_for_function(_JS_KERNEL, timeout=KERNEL_IDLE_TIMEOUT * 1000, polling=200)
-        _wait_idle(page, KERNEL_IDLE_TIMEOUT)
-        page.evaluate("() => window.jupyterapp.shell.collapseLeft()")  # wider screenshots
-
-        result = page.evaluate(_JS_RUN_ALL, RUN_ALL_TIMEOUT * 1000)
-        assert result != "timeout", f"run-all did not finish within {RUN_ALL_TIMEOUT} s"
-        _wait_idle(page, KERNEL_IDLE_TIMEOUT)
-        errors = page.evaluate(_JS_ERRORS)
-        assert not errors and result is not False, f"cells failed: {errors}"
-
-        # the app's slider and its rendered image
-        try:  # widget views render asynchronously after the kernel went idle
-            page.wait_for_function(f"(labels) => ({_JS_MARK})(labels).ok", arg=list(SLIDER_LABELS),
-                                   polling=250, timeout=30_000)
-        except sync_api.TimeoutError:
-            pass
-        mark = page.evaluate(_JS_MARK, list(SLIDER_LABELS))
-        assert mark["ok"], (f"no slider labelled {SLIDER_LABELS} next to a '.widget-output img' "
-                            f"(slider labels seen: {mark['seen']})")
-        page.wait_for_function(_JS_IMAGE_SRC, polling=200, timeout=30_000)
-        src_before = page.evaluate(_JS_IMAGE_SRC)
-        readout_before = _readout(page)
-        _screenshot(page, "jupyterlab-before.png")
-
-        # move the slider with the keyboard: focus the handle, press the arrows
-        handle = page.locator(f"{SLIDER} .noUi-handle").first
-        handle.scroll_into_view_if_needed()
-        handle.focus()
-        for key in ("ArrowRight", "ArrowLeft"):  # ArrowLeft only when already at the maximum
-            for _ in range(KEY_PRESSES):
-                page.keyboard.press(key)
-                page.wait_for_timeout(100)
-            if _readout(page) != readout_before:
-                break
-        readout_after = _readout(page)
-        assert readout_after != readout_before, f"slider readout stayed at {readout_before}"
-
-        # the callbacks run in the kernel; wait until it is idle and the image was replaced
-        _wait_idle(page, SLIDER_UPDATE_TIMEOUT)
-        page.wait_for_function(f"(old) => {{ const s = ({_JS_IMAGE_SRC})(); return s && s !== old; }}",
-                               arg=src_before, polling=200, timeout=30_000)
-        _wait_idle(page, SLIDER_UPDATE_TIMEOUT)
-        src_after = page.evaluate(_JS_IMAGE_SRC)
-        _screenshot(page, "jupyterlab.png")
-        assert src_after and src_after != src_before
-        errors = page.evaluate(_JS_ERRORS)
-        assert not errors, f"cells failed after the slider move: {errors}"
-        print(f"\n{NOTEBOOK}: slider {readout_before} -> {readout_after}, image re-rendered "
-              f"({len(src_before)} -> {len(src_after)} chars); {time.monotonic() - t0:.1f} s in the browser")
+        lab.open(base, KERNEL_IDLE_TIMEOUT)
+        assert lab.raw_widget_text() == [], "an app cell shows its raw widget text before running"
+        for spec in APPS[notebook]:
+            assert lab.static_picture(spec["cell"]), f"'{spec['cell']}' shows no picture before running"
+        run_all_s = lab.run_all(RUN_ALL_TIMEOUT, KERNEL_IDLE_TIMEOUT)
+        redraws = []
+        for k, spec in enumerate(APPS[notebook]):
+            app = lab.find_app(spec["key"], k)
+            lab.screenshot(app, f"{Path(notebook).stem}-app{k}-defaults.png")
+            assert lab.readouts(app) | spec["defaults"] == lab.readouts(app), (
+                f"{notebook}: the app is not at its documented defaults after Run All")
+            redraws += lab.move_every_control(app, tmp_path, REDRAW_TIMEOUT, IDLE_SETTLE_S)
+            lab.screenshot(app, f"{Path(notebook).stem}-app{k}-after.png")
+            assert lab.readouts(app) | spec["defaults"] == lab.readouts(app), (
+                f"{notebook}: reset did not bring the app back to its defaults")
+        assert lab.errors() == [], "cells failed after the controls were moved"
+        RESULTS[notebook] = {"run_all_s": run_all_s, "redraws": redraws,
+                             "median_redraw_s": statistics.median(r["seconds"] for r in redraws)}
+        slow = ", ".join(f"{r['control']} {r['seconds']:.2f} s" for r in redraws)
+        print(f"\n{notebook}: Run All {run_all_s:.1f} s; redraws: {slow}")
     except BaseException:
-        try:
-            OUT_DIR.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(OUT_DIR / "jupyterlab-failure.png"))
-        except Exception:
-            pass
-        print("--- browser console errors ---\n" + "\n".join(console_errors[-20:]))
-        print(f"--- JupyterLab log (tail) ---\n{_log_tail(log_path)}")
+        lab.failure_report(log_path)
         raise
+    finally:
+        lab.close()

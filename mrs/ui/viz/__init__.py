@@ -7,7 +7,8 @@ Submodules by topic: ``images`` (image and map grids, edge profiles), ``schedule
 the forward marginal, the posterior coefficients, a sampling trajectory), ``profiles`` (line
 profiles, annotated heat maps, parameter sweeps), ``network`` (the net's inputs, Swin windows,
 parameter budget, receptive field, training logs), ``speed`` (RePaint's path, region-adaptive
-sampling). Everything is re-exported here: ``mrs.viz.show_images`` etc.
+sampling), ``mosaic`` (many small images in one axes, for the interactive apps). Everything is
+re-exported here: ``mrs.viz.show_images`` etc.
 """
 
 from ...data import to_numpy
@@ -19,6 +20,7 @@ from .images import (
     show_region_box,
     show_samples_and_errors,
 )
+from .mosaic import draw_mosaic, tile_rgb
 from .network import (
     plot_net_inputs,
     plot_parameter_breakdown,
@@ -40,4 +42,5 @@ __all__ = ["to_numpy", "show_images", "show_maps", "plot_trajectory", "plot_sche
            "plot_heatmaps", "plot_rate_profile_sample", "plot_schedule_forward",
            "plot_posterior_coefficients", "plot_sweeps", "plot_net_inputs",
            "plot_shifted_windows", "plot_parameter_breakdown", "plot_training_logs",
-           "plot_repaint_path", "plot_receptive_field", "show_region_box", "plot_region_tradeoff"]
+           "plot_repaint_path", "plot_receptive_field", "show_region_box", "plot_region_tradeoff",
+           "draw_mosaic", "tile_rgb"]

@@ -82,7 +82,7 @@ def plot_heatmaps(tables: dict, row_labels: Sequence, col_labels: Sequence, row_
     return fig
 
 
-def _std_profile_panel(ax, profiles: dict, row: int, edges: Sequence[float]):
+def _std_profile_panel(ax, profiles: dict, row: int, edges: Sequence[float], ylim=None):
     """The std profiles ``{label: values}`` along one row, with the hole's edges dashed."""
     for label, vals in profiles.items():
         ax.plot(np.asarray(vals, dtype=float), ".-", label=label, lw=1.2, ms=4)
@@ -90,36 +90,43 @@ def _std_profile_panel(ax, profiles: dict, row: int, edges: Sequence[float]):
         ax.axvline(e, color="grey", ls="--", lw=0.8)
     ax.set_xlabel("column")
     ax.set_ylabel(r"std of $x_t$ given $x_0$")
-    ax.set_title(f"profile along row {row}", fontsize=10)
+    ax.set_title(f"profile along row {row}", fontsize=11)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9, loc="center")
 
 
 def plot_rate_profile_sample(rate: torch.Tensor, profiles: dict, sample: torch.Tensor,
                              error: torch.Tensor, mask: torch.Tensor, row: int,
                              edges: Sequence[float] = (), err_vmax: float | None = None,
-                             title: str | None = None):
-    """Four panels for the smoothing widget (notebook 06): the rate map ``rho`` (with the profile
-    row marked), std profiles ``{label: values}`` along that row, a sample and its error map."""
-    fig, axes = plt.subplots(1, 4, figsize=(13.5, 3.3),
-                             gridspec_kw={"width_ratios": [1, 1.5, 1, 1]})
+                             title: str | None = None, xt: torch.Tensor | None = None,
+                             xt_title: str = "$x_t$", std_max: float | None = None):
+    """Panels for the smoothing explorer (notebook 06): the rate map ``rho`` (with the profile
+    row marked), std profiles ``{label: values}`` along that row (y-axis fixed at
+    ``[0, std_max]`` when given), optionally a forward sample ``xt`` at the chosen time, a sample
+    and its error map. The figure is 12 x 3.4 inches whatever is shown."""
+    n = 5 if xt is not None else 4
+    ratios = [1, 1.5] + [1] * (n - 2)
+    fig, axes = plt.subplots(1, n, figsize=(12.0, 3.4), gridspec_kw={"width_ratios": ratios})
     im = axes[0].imshow(to_numpy(rate), cmap="magma", vmin=0, vmax=1, interpolation="nearest")
     axes[0].axhline(row, color="cyan", lw=0.8, ls="--")
-    axes[0].set_title(r"rate $\rho$", fontsize=10)
+    axes[0].set_title(r"rate $\rho$", fontsize=11)
     fig.colorbar(im, ax=axes[0], shrink=0.8)
-    _std_profile_panel(axes[1], profiles, row, edges)
-    axes[2].imshow(to_numpy(sample), vmin=0, vmax=1, interpolation="nearest")
-    axes[2].set_title("sample (leaky oracle)", fontsize=10)
-    im = axes[3].imshow(to_numpy(error), cmap="inferno", vmin=0, vmax=err_vmax,
-                        interpolation="nearest")
-    axes[3].set_title("|error|", fontsize=10)
-    fig.colorbar(im, ax=axes[3], shrink=0.8)
-    for ax in (axes[0], axes[2], axes[3]):
+    _std_profile_panel(axes[1], profiles, row, edges, None if std_max is None else (0, std_max))
+    pics = [(xt, xt_title, None)] if xt is not None else []
+    pics += [(sample, "sample (leaky oracle)", None), (error, "|error|", "inferno")]
+    for ax, (img, name, cmap) in zip(axes[2:], pics):
+        shown = ax.imshow(to_numpy(img), cmap=cmap, vmin=0, vmax=err_vmax if cmap else 1,
+                          interpolation="nearest")
+        ax.set_title(name, fontsize=11)
+    fig.colorbar(shown, ax=axes[-1], shrink=0.8)
+    for ax in (axes[0], *axes[2:]):
         ax.set_xticks([])
         ax.set_yticks([])
         _edge_contour(ax, mask)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=12)
     fig.tight_layout()
     return fig
 

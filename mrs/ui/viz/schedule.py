@@ -32,38 +32,49 @@ def plot_schedules(schedules: dict, ax=None, sqrt: bool = False):
     return fig
 
 
-def _plot_eta_and_noise(ax, schedule):
-    """``eta_t`` on ``ax`` and the noise std ``kappa sqrt(eta_t)`` on a twin axis, against t."""
+def _plot_eta_and_noise(ax, schedule, std_max: float | None = None, fontsize: float = 9):
+    """``eta_t`` on ``ax`` and the noise std ``kappa sqrt(eta_t)`` on a twin axis, against t
+    (the twin axis fixed at ``[0, std_max]`` when given, so that kappa visibly moves the curve)."""
     T = schedule.T
     t = np.arange(T + 1)
     ax.plot(t, schedule.etas.numpy(), "o-", color="C0")
-    ax.set_xlabel("t")
-    ax.set_ylabel(r"$\eta_t$", color="C0")
+    ax.set_xlabel("t", fontsize=fontsize)
+    ax.set_ylabel(r"$\eta_t$", color="C0", fontsize=fontsize + 1)
     ax.set_ylim(0, 1.02)
     ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax2 = ax.twinx()
     ax2.plot(t, schedule.kappa * schedule.etas.sqrt().numpy(), "s--", color="C3")
-    ax2.set_ylabel(r"noise std  $\kappa\,\sqrt{\eta_t}$", color="C3")
-    ax2.set_ylim(bottom=0)
-    ax.set_title(f"T={T}, kappa={schedule.kappa:g}", fontsize=9)
+    ax2.set_ylabel(r"noise std  $\kappa\,\sqrt{\eta_t}$", color="C3", fontsize=fontsize)
+    ax2.set_ylim(0, std_max)
+    ax.set_title(f"T={T}, kappa={schedule.kappa:g}", fontsize=fontsize)
 
 
 def plot_schedule_forward(schedule, xs: Sequence[torch.Tensor], y: torch.Tensor | None = None,
-                          scale: float = 1.7):
+                          scale: float = 1.7, width: float | None = None,
+                          std_max: float | None = None):
     """Left: ``eta_t`` and the noise std ``kappa sqrt(eta_t)`` against ``t``; right: the images
-    ``xs = [x_1, .., x_T]`` (and the input ``y``), each titled with its ``t`` and ``eta_t``."""
+    ``xs = [x_1, .., x_T]`` (and the input ``y``), each titled with its ``t`` and ``eta_t``.
+
+    ``width`` (inches) fixes the figure's size whatever T is (the images share what is left, the
+    fonts stay at 11 pt): the interactive explorer uses it. ``std_max`` fixes the noise-std axis."""
     ims = list(xs) + ([y] if y is not None else [])
-    fig = plt.figure(figsize=(3.6 + scale * len(ims), scale + 0.8), layout="constrained")
-    left, right = fig.subfigures(1, 2, width_ratios=[3.6, scale * len(ims)])
-    _plot_eta_and_noise(left.subplots(), schedule)
-    for k, (axi, im) in enumerate(zip(np.atleast_1d(right.subplots(1, len(ims))), ims)):
+    n = len(ims)
+    font = 9 if width is None else 11
+    size = (3.6 + scale * n, scale + 0.8) if width is None else (width, 3.4)
+    left_w = 3.6 if width is None else 3.8
+    fig = plt.figure(figsize=size, layout="constrained")
+    left, right = fig.subfigures(1, 2, width_ratios=[left_w, size[0] - left_w])
+    _plot_eta_and_noise(left.subplots(), schedule, std_max, font)
+    sep = ", " if width is None or n <= 5 else "\n"
+    for k, (axi, im) in enumerate(zip(np.atleast_1d(right.subplots(1, n)), ims)):
         axi.imshow(to_numpy(im))
         axi.axis("off")
         if k < len(xs):
-            axi.set_title(f"$x_{{{k + 1}}}$, $\\eta$={float(schedule.etas[k + 1]):.3f}", fontsize=9)
+            axi.set_title(f"$x_{{{k + 1}}}${sep}$\\eta_{{{k + 1}}}$={float(schedule.etas[k + 1]):.3f}",
+                          fontsize=font)
         else:
-            axi.set_title("input y", fontsize=9)
+            axi.set_title("input y", fontsize=font)
     return fig
 
 

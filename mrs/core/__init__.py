@@ -22,6 +22,6 @@ from .registry import (
 from .schedule import Schedule, ScheduleSpec
 
 __all__ = ["Schedule", "ScheduleSpec", "BaseProcess", "Process", "ResShift", "MaskedVariance",
-           "ExactMasked", "ExactMaskedSmooth", "AuthorsProcess", "authors_mean_gain", "ProcessSpec", "make_process", "register_process",
-           "process_names", "process_class", "process_options", "option_defaults", "baselines", "masks", "metrics",
-           "montecarlo"]
+           "ExactMasked", "ExactMaskedSmooth", "AuthorsProcess", "authors_mean_gain", "ProcessSpec",
+           "make_process", "register_process", "process_names", "process_class", "process_options",
+           "option_defaults", "baselines", "masks", "metrics", "montecarlo"]

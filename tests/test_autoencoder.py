@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import mrs
 from mrs.nets.autoencoder import VQAutoencoder, build_resshift_vq, load_resshift_vq, save_resshift_vq
 
 SMALL = dict(ch=32, ch_mult=(1, 1, 2), num_res_blocks=1, embed_dim=3, n_embed=64, z_channels=4)
@@ -236,3 +237,17 @@ def test_float64_and_bfloat16_weights(model, official_file):
         zf = z.float()
         assert torch.equal(mbf.codes(zf), copy.deepcopy(mbf).float().codes(zf))
         assert mbf.decode(zf).dtype == torch.bfloat16
+
+
+def test_the_latent_scale_multiplies_encode_and_divides_decode():
+    """LDM's scale_factor: encode returns s z, decode reads z / s (the same images for any s)."""
+    vq = build_resshift_vq(ch=32, ch_mult=(1, 1, 2), num_res_blocks=1, n_embed=64)
+    x = mrs.synthetic_faces(1, 32, seed=0)
+    with torch.no_grad():
+        z, img = vq.encode(x), vq(x)
+        vq.scale = 5.0
+        assert torch.allclose(vq.encode(x), 5.0 * z, atol=1e-6)
+        assert torch.allclose(vq(x), img, atol=1e-5)
+    for bad in (0, -1.0, float("inf"), float("nan"), True, "5"):
+        with pytest.raises(ValueError, match="latent scale"):
+            vq.scale = bad

@@ -39,6 +39,7 @@ def test_latent_training_two_steps_and_the_pipeline(tmp_path, vq_file, arch, fil
     trainer.run()
     pipe = mrs.load_pretrained(tmp_path / "run")
     assert pipe.latent and pipe.fill == fill and pipe.image_size == 64
+    assert pipe.autoencoder.scale == trainer.autoencoder.scale == cfg.latent_scale == 5.0
     x0 = mrs.synthetic_faces(2, 64, seed=3)
     mask = mrs.masks.box_mask(64, 16, 20, 24, 24, n=2)
     out = pipe.inpaint(x0, mask, seed=0)

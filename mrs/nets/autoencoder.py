@@ -71,11 +71,26 @@ class VQAutoencoder(nn.Module):
     lookup unchanged (straight-through, as LDM does), so a loss on decoded images trains a
     latent-space network."""
 
-    def __init__(self, vq):
+    def __init__(self, vq, scale: float = 1.0):
         super().__init__()
         self.vq = vq
+        self.scale = scale
         self.requires_grad_(False)
         self.train(False)
+
+    @property
+    def scale(self) -> float:
+        """The latent scale ``s`` (LDM's ``scale_factor``): ``encode`` returns ``s z`` and ``decode``
+        reads ``z / s``, so that the diffusion sees latents of about unit variance (1 for ResShift's
+        autoencoders, whose latents already are)."""
+        return self._scale
+
+    @scale.setter
+    def scale(self, value) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
+                or value == float("inf"):
+            raise ValueError(f"the latent scale must be a finite number > 0, got {value!r}")
+        self._scale = float(value)
 
     def train(self, mode: bool = True):
         """Stays in eval mode whatever ``mode`` says (the autoencoder is never trained here)."""
@@ -109,10 +124,12 @@ class VQAutoencoder(nn.Module):
                              f"got {tuple(t.shape[2:])}")
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """``z = quant_conv(Encoder(x))`` for images ``x`` [B, 3, H, W] in [-1, 1]: the latent
-        [B, embed_dim, H/f, W/f] before quantization (LDM's ``VQModelTorch.encode``)."""
+        """``z = s quant_conv(Encoder(x))`` for images ``x`` [B, 3, H, W] in [-1, 1]: the latent
+        [B, embed_dim, H/f, W/f] before quantization (LDM's ``VQModelTorch.encode``), times the
+        latent scale ``s``."""
         self._check(x, self.vq.config.in_channels, "x", self.factor)
-        return self.vq.quant_conv(self.vq.encoder(x))
+        z = self.vq.quant_conv(self.vq.encoder(x))
+        return z if self._scale == 1.0 else z * self._scale
 
     def codes(self, z: torch.Tensor) -> torch.Tensor:
         """Index [B, h, w] of the nearest codebook vector of every latent,
@@ -143,10 +160,11 @@ class VQAutoencoder(nn.Module):
             return zf + (zq - zf).detach()
 
     def decode(self, z: torch.Tensor, *, quantize: bool = True) -> torch.Tensor:
-        """``Decoder(post_quant_conv(quantize(z)))``: images [B, 3, f h, f w] from latents
+        """``Decoder(post_quant_conv(quantize(z / s)))``: images [B, 3, f h, f w] from latents
         [B, embed_dim, h, w] (LDM's ``VQModelTorch.decode``; ``quantize=False`` skips the lookup)."""
+        self._check(z, self.latent_channels, "z")
+        z = z if self._scale == 1.0 else z / self._scale
         zq = self.quantize(z) if quantize else z
-        self._check(zq, self.latent_channels, "z")
         # the weights' dtype (autocast, if on, then casts as it does for every convolution)
         return self.vq.decoder(self.vq.post_quant_conv(zq.to(self.vq.post_quant_conv.weight.dtype)))
 

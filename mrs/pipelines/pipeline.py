@@ -185,6 +185,7 @@ def load_pretrained(name_or_path, device="cpu", sampler=None) -> InpaintPipeline
         from .autoencoders import load_autoencoder
 
         ae = load_autoencoder(meta["autoencoder"], device=device)
+        ae.scale = float(meta.get("latent_scale", 1.0))
     return InpaintPipeline(net, proc, sampler=sampler, image_size=meta.get("image_size"), name=name,
                            meta=meta, autoencoder=ae, latent_mask=meta.get("latent_mask", "authors"),
                            fill=float(meta.get("fill", 0.0)))

@@ -46,6 +46,8 @@ class TrainConfig:
     autoencoder: str = _f("", "'' (pixel mode), an autoencoder name (tiny_vq_f4, resshift_face, "
                           "resshift_imagenet) or a path")
     latent_mask: str = _f("authors", "mask at latent resolution: authors | max | mean (mrs.masks.to_latent)")
+    latent_scale: float = _f(1.0, "latents are multiplied by this (LDM's scale_factor) so that they have "
+                             "about unit variance: 1 for ResShift's autoencoders, 5 for the tiny one")
     fill: float = _f(0.0, "value of the hole in y (0: mid-grey; ResShift's data uses -1)")
     # -- data
     data: str = _f("synthetic", "a registered dataset (mrs.data.dataset_names()), a folder of images "
@@ -178,7 +180,7 @@ PRESETS = {
     "paper_pixel": dict(net="paper", image_size=64, steps=200_000, batch_size=4, lr=5e-5,
                         warmup_steps=5000, ema_decay=0.99, val_every=5000, ckpt_every=5000, val_size=32),
     # latent mode offline: 64-px synthetic faces -> 16x16x3 latents of the shipped tiny VQ-f4
-    "tiny_latent": dict(net="tiny", autoencoder="tiny_vq_f4", image_size=64, steps=2000, batch_size=8,
+    "tiny_latent": dict(net="tiny", autoencoder="tiny_vq_f4", latent_scale=5.0, image_size=64, steps=2000, batch_size=8,
                         lr=5e-4, warmup_steps=100, ema_decay=0.99, val_every=250, ckpt_every=500),
     # learns visibly on CPU in minutes (32x32)
     "tiny": dict(net="tiny", image_size=32, steps=2000, batch_size=8, lr=5e-4, warmup_steps=100,

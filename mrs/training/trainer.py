@@ -122,6 +122,7 @@ class Trainer:
             from ..pipelines.autoencoders import load_autoencoder
 
             self.autoencoder = load_autoencoder(cfg.autoencoder, device=self.device)
+            self.autoencoder.scale = cfg.latent_scale
         self._load_data(dataset)
         self.log = RunLog(self.out / "train.log", enabled=self.rank == 0)
         self.step = 0
@@ -269,7 +270,8 @@ class Trainer:
         meta = {"step": self.step, "train_config": cfg.to_dict(), "net": describe_net(self.net),
                 "process": cfg.process.to_dict(), "schedule": cfg.schedule.to_dict(),
                 "image_size": cfg.image_size, "loss": self.loss_fn.describe(),
-                "autoencoder": cfg.autoencoder, "latent_mask": cfg.latent_mask, "fill": cfg.fill,
+                "autoencoder": cfg.autoencoder, "latent_mask": cfg.latent_mask,
+                "latent_scale": cfg.latent_scale, "fill": cfg.fill,
                 "precision": self.precision, "device": str(self.device), "data": self.data_summary(),
                 "optimizer": {"groups": groups, "steps": steps}}
         if self.scaler is not None:

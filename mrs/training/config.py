@@ -181,8 +181,8 @@ PRESETS = {
                         warmup_steps=5000, ema_decay=0.99, val_every=5000, ckpt_every=5000, val_size=32),
     # latent mode offline: 64-px synthetic faces -> 16x16x3 latents of the shipped tiny VQ-f4
     "tiny_latent": dict(net="tiny", autoencoder="tiny_vq_f4", latent_scale=5.0, image_size=64,
-                       steps=2000, batch_size=8,
-                        lr=5e-4, warmup_steps=100, ema_decay=0.99, val_every=250, ckpt_every=500),
+                        steps=2000, batch_size=8, lr=5e-4, warmup_steps=100, ema_decay=0.99,
+                        val_every=250, ckpt_every=500),
     # learns visibly on CPU in minutes (32x32)
     "tiny": dict(net="tiny", image_size=32, steps=2000, batch_size=8, lr=5e-4, warmup_steps=100,
                  ema_decay=0.99, val_every=250, ckpt_every=500),

@@ -1,11 +1,11 @@
 """Few-step against many-step inpainting: EMMD 4 steps, ResShift 4 steps and RePaint 250 steps.
 
-The shipped ``tiny`` checkpoints (32x32) on the fixed validation faces (``mrs.data.validation_split``,
-mixed masks, the whole split in one sampling call), all through ``mrs.evaluation.evaluate`` with
-the same seed, so the same code samples, counts and times every sampler:
+The shipped pixel-space ``tiny`` checkpoints (``pixel32/``, 32x32) on the fixed validation faces
+(``mrs.data.validation_split``, mixed masks, the whole split in one sampling call), all through
+``mrs.evaluation.evaluate`` with the same seed, so the same code samples, counts and times every sampler:
 
-1. EMMD, 4 steps: ``load_pretrained("emmd")`` (the ancestral sampler);
-2. ResShift, 4 steps: ``load_pretrained("resshift")``;
+1. EMMD, 4 steps: ``load_pretrained("pixel32/emmd")`` (the ancestral sampler);
+2. ResShift, 4 steps: ``load_pretrained("pixel32/resshift")``;
 3. RePaint: the same ResShift pipeline with ``mrs.sampling.RePaintSampler`` (250-step exponential
    schedule with the 4-step one's parameters, asked about fractional coarse times; jump length
    10, 10 resamplings: 2410 network evaluations per image).
@@ -53,7 +53,7 @@ def measure(args) -> dict:
     T_fine = args.repaint_steps or (50 if args.quick else 250)
     repaint = RePaintSampler(T_fine=T_fine, jump_length=args.jump_length, resamplings=args.resamplings)
     rp = f"RePaint {T_fine} steps (ResShift net)"
-    emmd, rs = load_pretrained("emmd", device=dev), load_pretrained("resshift", device=dev)
+    emmd, rs = load_pretrained("pixel32/emmd", device=dev), load_pretrained("pixel32/resshift", device=dev)
     models = {EMMD: emmd, RESSHIFT: rs, rp: dataclasses.replace(rs, sampler=repaint)}
     rounds = {EMMD: repeats, RESSHIFT: repeats, rp: args.repaint_repeats}
     size = emmd.image_size

@@ -1,6 +1,7 @@
 """Region-adaptive inference (mrs.nets.fast.region_denoiser) against full-image sampling.
 
-With the shipped ``emmd`` checkpoint (``prepare_for_inference``, ``keep_freed_memory``), per image
+With the shipped pixel-space ``pixel32/emmd`` checkpoint (``prepare_for_inference``,
+``keep_freed_memory``), per image
 (batch 1), for square holes of a fraction f of the image (5 % ... 75 %, at a seeded random spot)
 and irregular masks, the full image against the crop ``region_box(mask, margin, size_multiple)``:
 
@@ -93,7 +94,7 @@ def measure(args) -> dict:
     n_img = args.images or (2 if args.quick else 8)
     repeats = args.repeats or (1 if args.quick else 2)
     keep_freed_memory()
-    pipe = load_pretrained("emmd", device=args.device)
+    pipe = load_pretrained("pixel32/emmd", device=args.device)
     prepare_for_inference(pipe.net)
     results = []
     for size in sizes:
@@ -109,7 +110,7 @@ def measure(args) -> dict:
             for row in run_case(pipe, x0, mask.to(args.device), args.margins, repeats):
                 results.append({**row, "size": size, "mask": label, "hole_fraction": float(mask.mean())})
     return {"settings": dict(quick=args.quick, images=n_img, repeats=repeats, sizes=sizes,
-                             margins=args.margins, fractions=args.fractions, checkpoint="emmd"),
+                             margins=args.margins, fractions=args.fractions, checkpoint="pixel32/emmd"),
             "results": results}
 
 

@@ -166,10 +166,17 @@ def test_specs_round_trip_and_compare_by_value():
 
 def test_shipped_checkpoints_load_as_pipelines_in_process_order():
     names = mrs.list_pretrained()
-    assert names == ["resshift", "mvd", "emmd", "emmd_smooth", "emmd_smooth_noisemap"]
+    assert names == ["resshift", "mvd", "emmd", "emmd_smooth", "emmd_smooth_noisemap", "authors"]
     pipe = mrs.load_pretrained("mvd")
-    assert pipe.process.name == "mvd" and pipe.process.blur_width == 2.0
+    assert pipe.process.name == "mvd" and pipe.process.blur_width == 1.0 and pipe.latent
     assert pipe.meta["loss"] == "mse" and pipe.meta["net"]["arch"] == "swin_unet"
+    assert mrs.load_pretrained("authors").latent_mask == "authors" and pipe.latent_mask == "max"
+    old = mrs.list_pretrained("pixel32")
+    assert old == [f"pixel32/{n}" for n in names[:-1]]
+    assert mrs.load_pretrained("pixel32/mvd").process.blur_width == 2.0
+    assert not mrs.load_pretrained("pixel32/mvd").latent
+    with pytest.raises(ValueError, match="group"):
+        mrs.list_pretrained("pixel64")
 
 
 # -- golden sums: a refactor that changes numbers fails loudly ----------------------------------

@@ -62,15 +62,15 @@ def test_render_returns_a_figure_of_fixed_size(process, denoiser):
 
 def test_a_net_inside_its_training_runs_as_shipped():
     run = run_sampler(SamplerSettings())
-    assert run.notes == [] and run.denoiser_used == "net 'emmd_smooth'"
-    pipe = mrs.load_pretrained("emmd_smooth")
+    assert run.notes == [] and run.denoiser_used == "net 'pixel32/emmd_smooth'"
+    pipe = mrs.load_pretrained("pixel32/emmd_smooth")
     x0, mask, y = (z[:1] for z in _faces("box"))
     ref = mrs.sample(pipe.process, pipe.denoiser(), y, mask, generator=torch.Generator().manual_seed(0))
     assert torch.equal(run.result, ref)
 
 
 @pytest.mark.parametrize("change", [dict(kappa=1.0), dict(T=7), dict(blur_width=3.0),
-                                    dict(denoiser="emmd_smooth_noisemap", kappa=3.0, T=6)])
+                                    dict(denoiser="pixel32/emmd_smooth_noisemap", kappa=3.0, T=6)])
 def test_a_net_off_its_schedule_is_labelled_and_never_swapped_for_the_oracle(change):
     s = SamplerSettings().with_values(**change)
     run = run_sampler(s)
@@ -84,8 +84,8 @@ def test_a_net_off_its_schedule_is_labelled_and_never_swapped_for_the_oracle(cha
 
 def test_the_dropdown_offers_every_shipped_net_of_the_process_then_the_oracle():
     values = [v for _, v in denoiser_choices("emmd_smooth")]
-    assert values == ["emmd_smooth", "emmd_smooth_noisemap", "oracle"]
-    assert [v for _, v in denoiser_choices("resshift")] == ["resshift", "oracle"]
+    assert values == ["pixel32/emmd_smooth", "pixel32/emmd_smooth_noisemap", "oracle"]
+    assert [v for _, v in denoiser_choices("resshift")] == ["pixel32/resshift", "oracle"]
 
 
 def test_runs_are_seeded_and_eta_changes_the_run():
@@ -103,14 +103,14 @@ def test_bad_settings_raise_value_error(bad):
 
 
 def test_the_app_starts_at_the_documented_defaults(app):
-    d = {**SamplerSettings().control_values(), "denoiser": "emmd_smooth", "compare": False}
+    d = {**SamplerSettings().control_values(), "denoiser": "pixel32/emmd_smooth", "compare": False}
     assert app.values() == {k: v for k, v in d.items() if k in app.controls}
     assert app.defaults == app.values()
     assert all(getattr(w, "continuous_update", False) is False
                for w in app.controls.values() if hasattr(w, "continuous_update"))
     assert all(get_tooltip(app.controls[k]) for k in app.controls if not app.controls[k].disabled)
     assert app.controls["eta"].description == "η (sampler)"
-    assert "emmd_smooth_noisemap" in [v for _, v in app.controls["denoiser"].options]
+    assert "pixel32/emmd_smooth_noisemap" in [v for _, v in app.controls["denoiser"].options]
     assert _size(app.png) == (FIGSIZE[0] * app.dpi, FIGSIZE[1] * app.dpi)
 
 

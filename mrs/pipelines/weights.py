@@ -182,7 +182,7 @@ def export_weights(checkpoint, out_stem, dtype=torch.float16, note: str = "", lo
     if not ema:
         raise CheckpointError(f"{checkpoint} holds no EMA weights (ema.*): not a training checkpoint")
     info = {k: meta[k] for k in ("step", "net", "process", "schedule", "image_size", "train_config",
-                                 "loss", "autoencoder", "latent_mask", "fill") if k in meta}
+                                 "loss", "autoencoder", "latent_mask", "latent_scale", "fill") if k in meta}
     info["note"] = note
     if loss is not None:
         info["loss"] = loss

@@ -142,7 +142,7 @@ def denoiser_choices(process: str) -> list:
         pipe = _pretrained(name)
         if pipe.process.name == process:
             sees = " (sees ρ·η_t)" if getattr(getattr(pipe.net, "cfg", None), "use_noise_map", False) else ""
-            nets.append((name != process, f"net: {name}{sees}", name))
+            nets.append((name.split("/")[-1] != process, f"net: {name}{sees}", name))
     return [(label, value) for _, label, value in sorted(nets)] + [("oracle (leaky)", "oracle")]
 
 
@@ -175,8 +175,8 @@ def _net_name(s: SamplerSettings) -> str | None:
     """The checkpoint the settings ask for (None: the oracle); ``ValueError`` for a bad name."""
     if s.denoiser == "oracle":
         return None
-    if s.denoiser == "checkpoint":
-        return s.process.name if s.process.name in _pixel_nets() else None
+    if s.denoiser == "checkpoint":       # the pixel-space net named after the process
+        return next((n for n in _pixel_nets() if n.split("/")[-1] == s.process.name), None)
     if s.denoiser not in _pixel_nets():
         raise ValueError(f"denoiser must be 'checkpoint', 'oracle' or a shipped pixel-space "
                          f"checkpoint {tuple(_pixel_nets())}, got {s.denoiser!r}")

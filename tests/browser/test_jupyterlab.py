@@ -47,7 +47,7 @@ APPS = {
          "defaults": {"blur w": "2.00", "floor": "0.02", "t": "4"}}],
     "09_interactive_sampling.ipynb": [
         {"key": "process", "cell": "app = sampler_app()",
-         "defaults": {"process": "emmd_smooth", "denoiser": "net: emmd_smooth", "mask_kind": "box",
+         "defaults": {"process": "emmd_smooth", "denoiser": "net: pixel32/emmd_smooth", "mask_kind": "box",
                       "kappa": "2.00", "T": "4", "η (sampler)": "1.00", "power": "0.30",
                       "min_noise_level": "0.20", "etas_end": "0.990", "blur_width": "2.00",
                       "noise_floor": "0.02", "leak": "0.20", "seed": "0", "face": "0",

@@ -63,7 +63,8 @@ def test_config_checks_and_older_configs_with_amp():
                                                                     "sample_every", "val_holdout")}
     assert TrainConfig.from_dict({**old, "amp": True}).requested_precision == "auto"
     assert TrainConfig.from_dict({**old, "amp": False}).requested_precision == "fp32"
-    shipped = json.loads((ROOT / "data" / "checkpoints" / "pixel32" / "emmd.json").read_text())["train_config"]
+    older = ROOT / "data" / "checkpoints" / "pixel32" / "emmd.json"     # saved with amp, before precision
+    shipped = json.loads(older.read_text())["train_config"]
     assert TrainConfig.from_dict(shipped).requested_precision == "auto"
     for bad in (dict(ckpt_minutes=-1.0), dict(sample_every=-2), dict(val_holdout=1.5)):
         with pytest.raises(ValueError):

@@ -26,13 +26,7 @@ from mrs.ui.widgets import (  # noqa: E402
 pytest.importorskip("ipywidgets")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Batches of one 32x32 image: one thread is several times faster than contended threads."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

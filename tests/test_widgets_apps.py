@@ -9,7 +9,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
 from mrs.ui.appkit import get_tooltip  # noqa: E402
 from mrs.ui.inpaint_app import box_hole, inpaint_app  # noqa: E402
@@ -18,12 +17,7 @@ from mrs.ui.widgets import figure_app, slider  # noqa: E402
 pytest.importorskip("ipywidgets")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/conftest.py
 
 
 def _draw(a=1.0, n=3):

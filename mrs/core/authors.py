@@ -17,7 +17,8 @@ import math
 
 import torch
 
-from .checks import check_image, check_like, check_mask, check_t, draw_noise
+from .checks import check_image, check_like, check_mask, draw_noise
+from .mvd import MaskedVariance
 from .process_base import BaseProcess, extract
 from .registry import register_process
 
@@ -56,12 +57,8 @@ class AuthorsProcess(BaseProcess):
         _, m, eta = self._parts(x0, y, mask, t)
         return x0 + m * eta * (y - x0), self.kappa**2 * m * m * eta
 
-    def marginal_var(self, mask, t):
-        """``m^2 kappa^2 eta_t``."""
-        check_mask("mask", mask, values=not self._trusted)
-        t = check_t(t, self.T, mask.shape[0], device=mask.device, values=not self._trusted)
-        m = self._rate(mask)
-        return self.kappa**2 * m * m * extract(self.eta, t, mask)
+    # the same variance as MVD's: m^2 kappa^2 eta_t
+    marginal_var = MaskedVariance.marginal_var
 
     def q_step(self, x_prev, x0, y, mask, t, noise=None, generator=None):
         """``x_t = x_{t-1} + m alpha_t e0 + m kappa sqrt(alpha_t) eps``."""

@@ -77,3 +77,28 @@ def test_bad_input():
     with pytest.raises(ValueError, match="channels"):
         opencv_fill(torch.zeros(1, 2, 16, 16), mask)
 
+
+
+def test_harmonic_degrade_is_the_classical_estimate_and_ignores_the_hole():
+    x0 = mrs.synthetic_faces(2, 16, seed=3)
+    mask = _box(b=2)
+    y = mrs.degrade(x0, mask, fill="harmonic")
+    assert torch.allclose(y, harmonic_fill(mrs.degrade(x0, mask), mask), atol=1e-6)
+    scrambled = torch.where(mask > 0, torch.rand_like(x0), x0)      # the hole's content is not used
+    assert torch.equal(mrs.degrade(scrambled, mask, fill="Harmonic"), y)
+    assert torch.equal(y[mask.expand_as(y) == 0], x0[mask.expand_as(x0) == 0])
+    # a fractional mask blends: (1 - M) x0 + M h, with h the fill of the hole {M > 0}
+    soft = 0.5 * mask
+    assert torch.allclose(mrs.degrade(x0, soft, fill="harmonic"), 0.5 * x0 + 0.5 * y, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", ["laplace", float("nan"), True, None, [0.0]])
+def test_fill_rejects_what_it_cannot_use(bad):
+    with pytest.raises(ValueError, match="fill"):
+        mrs.degrade(torch.zeros(1, 3, 8, 8), torch.zeros(1, 1, 8, 8), fill=bad)
+
+
+def test_fill_spelled_as_text_becomes_a_number():
+    from mrs.core.masks import check_fill
+
+    assert check_fill("-1") == -1.0 and check_fill(" harmonic ") == "harmonic" and check_fill(0) == 0.0

@@ -186,6 +186,36 @@ def test_cli_help_documents_every_option():
         assert f in r.stdout, f
 
 
+def test_harmonic_fill_trains_records_and_samples_as_trained(tmp_path, monkeypatch):
+    cfg = small(process="emmd", steps=2, fill="harmonic")
+    assert TrainConfig.preset("tiny", fill="-1").fill == -1.0
+    with pytest.raises(ValueError, match="fill"):
+        small(fill="laplace")
+    tr = Trainer(cfg, tmp_path / "run", progress=False)
+    batch = tr.batch(0)
+    assert torch.allclose(batch.y, mrs.baselines.harmonic_fill(mrs.degrade(batch.x0, batch.mask), batch.mask),
+                          atol=1e-6)
+    tr.run()
+    pipe = load_pretrained(tmp_path / "run")
+    assert pipe.fill == "harmonic" and pipe.meta["fill"] == "harmonic"
+    seen = []
+    made = pipe.denoiser
+
+    def spy(y_image=None, mask_image=None):
+        den = made(y_image, mask_image)
+
+        def call(x_t, t, y, mask):
+            seen.append(y.clone())
+            return den(x_t, t, y, mask)
+        return call
+
+    monkeypatch.setattr(pipe, "denoiser", spy)
+    x0 = mrs.synthetic_faces(2, 16, seed=5)
+    mask = mrs.masks.box_mask(16, 4, 4, 6, 6, n=2)
+    pipe.sample(mrs.degrade(x0, mask), mask, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(seen[0], mrs.degrade(x0, mask, fill="harmonic"), atol=1e-6)
+
+
 def test_cli_train_and_resume(tmp_path):
     common = ["--image-size", "16", "--batch-size", "2", "--val-size", "2", "--val-every", "2",
               "--ckpt-every", "2", "--lpips-weight", "0", "--train-pool", "32", "--no-progress"]

@@ -17,6 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .baselines import harmonic_fill
 from .checks import check_image, check_mask
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "random_masks",
     "box_mask",
     "degrade",
+    "check_fill",
+    "FILLS",
     "smooth_mask",
     "apply_noise_floor",
     "hole_distance",
@@ -200,10 +203,43 @@ def box_mask(size: int, top: int, left: int, height: int, width: int, n: int = 1
     return m
 
 
-def degrade(x0: torch.Tensor, mask: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
-    """The degraded input ``y = (1 - M) * x0 + M * fill`` (1 = hole; ``fill = 0`` is mid-grey)."""
+FILLS = ("harmonic",)
+
+
+def check_fill(fill) -> float | str:
+    """``fill`` as a finite float, or as the name of a classical fill in ``FILLS``; a number written
+    as a string ("-1") becomes a float. Anything else raises ``ValueError`` naming ``fill``."""
+    if isinstance(fill, str):
+        name = fill.strip().lower()
+        if name in FILLS:
+            return name
+        try:
+            fill = float(name)
+        except ValueError:
+            raise ValueError(f"fill must be a number or one of {FILLS}, got {fill!r}") from None
+    if isinstance(fill, bool) or not isinstance(fill, (int, float)) or not math.isfinite(fill):
+        raise ValueError(f"fill must be a finite number or one of {FILLS}, got {fill!r}")
+    return float(fill)
+
+
+def degrade(x0: torch.Tensor, mask: torch.Tensor, fill: float | str = 0.0) -> torch.Tensor:
+    """The degraded input ``y = (1 - M) * x0 + M * f`` (1 = hole).
+
+    ``fill`` a number: ``f`` is that constant (0 is mid-grey; ResShift's face data uses -1).
+    ``fill = "harmonic"``: ``f`` is the harmonic (Laplace) fill of the hole ``{M > 0}`` from the
+    known pixels of ``x0`` (``mrs.baselines.harmonic_fill``), so on a binary mask ``y`` is the
+    classical estimate itself and the residual ``e0 = y - x0`` that the process shifts is that
+    estimate's error, the way ResShift's ``y`` for super-resolution is the bicubic upsampling of the
+    low-resolution image. (A choice of this project; the paper fills with a constant.) The known
+    pixels of ``x0`` are the only input: whatever its hole holds is ignored.
+    """
     check_image("x0", x0)
     check_mask("mask", mask, like=x0)
+    fill = check_fill(fill)
+    if fill == "harmonic":
+        hole = (mask > 0).to(x0.dtype)
+        f = harmonic_fill((1.0 - hole) * x0, hole)
+        return (1.0 - mask) * x0 + mask * f
     return (1.0 - mask) * x0 + mask * fill
 
 

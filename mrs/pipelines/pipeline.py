@@ -23,7 +23,7 @@ import torch
 
 from ..core import BaseProcess, ProcessSpec
 from ..core.checks import check_image, check_mask
-from ..core.masks import degrade, to_latent
+from ..core.masks import check_fill, degrade, to_latent
 from ..nets import denoiser_of
 from ..sampling import as_sampler, make_sampler, sample
 from .pictures import from_model_size, to_model_size
@@ -46,7 +46,8 @@ class InpaintPipeline:
         autoencoder: None (pixel mode) or a frozen autoencoder with ``encode``, ``decode`` and
             ``factor`` (latent mode; ``mrs.nets.autoencoder.VQAutoencoder``).
         latent_mask: the ``mrs.masks.to_latent`` rule for the latent mask (latent mode).
-        fill: the value of the hole in ``y`` (0 here; -1 for ResShift's official models).
+        fill: the hole of ``y`` as the net was trained (``mrs.degrade``): a value (0 for most models
+            here; -1 for ResShift's official models) or ``"harmonic"`` (the Laplace fill).
     """
 
     net: torch.nn.Module
@@ -57,10 +58,11 @@ class InpaintPipeline:
     meta: dict = field(default_factory=dict, repr=False)
     autoencoder: object = None
     latent_mask: str = "authors"
-    fill: float = 0.0
+    fill: float | str = 0.0
 
     def __post_init__(self):
         self.sampler = as_sampler(self.sampler)
+        self.fill = check_fill(self.fill)
         if not isinstance(self.process, BaseProcess):
             raise ValueError(f"process must be an mrs process, got {type(self.process).__name__}")
 
@@ -107,11 +109,16 @@ class InpaintPipeline:
         """The sampler's output as it is (known pixels as sampled, not pasted back).
 
         ``y`` and ``mask`` are images (in latent mode they are encoded and the result decoded).
+        With a binary mask the hole of ``y`` is filled as the net was trained (``self.fill``, by
+        ``mrs.degrade``; whatever the hole held is ignored); with a fractional mask ``y`` is used
+        as given.
         ``trajectory=True`` (ancestral sampling only) returns an ``mrs.Trajectory`` (of latents
         in latent mode)."""
         check_image("y", y)
         check_mask("mask", mask, like=y)
         y, mask = y.to(self.device), mask.to(self.device)
+        if not bool(((mask > 0) & (mask < 1)).any()):
+            y = degrade(y, mask, self.fill)
         den = self.denoiser(y, mask)
         if self.latent:
             # latents in y's dtype (under autocast the encoder may return bf16; the sampler wants
@@ -151,8 +158,7 @@ class InpaintPipeline:
         if bool(((mask > 0) & (mask < 1)).any()):
             raise ValueError("mask must be binary (0 = known, 1 = hole) to paste the known pixels back")
         image, mask = image.to(self.device), mask.to(self.device)
-        raw = self.sample(degrade(image, mask, self.fill), mask, generator=generator, sampler=sampler,
-                          **sampler_options)
+        raw = self.sample(image, mask, generator=generator, sampler=sampler, **sampler_options)
         return torch.where(mask > 0, raw, image)
 
     def __repr__(self) -> str:
@@ -188,6 +194,6 @@ def load_pretrained(name_or_path, device="cpu", sampler=None) -> InpaintPipeline
         ae.scale = float(meta.get("latent_scale", 1.0))
     return InpaintPipeline(net, proc, sampler=sampler, image_size=meta.get("image_size"), name=name,
                            meta=meta, autoencoder=ae, latent_mask=meta.get("latent_mask", "authors"),
-                           fill=float(meta.get("fill", 0.0)))
+                           fill=check_fill(meta.get("fill", 0.0)))
 
 

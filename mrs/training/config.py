@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..core import ProcessSpec, ScheduleSpec, option_defaults
-from ..core.masks import LATENT_MASK_RULES, MASK_KINDS
+from ..core.masks import LATENT_MASK_RULES, MASK_KINDS, check_fill
 from .precision import PRECISIONS
 
 __all__ = ["TrainConfig", "lr_at", "PRESETS", "RESUME_CHANGES"]
@@ -48,7 +48,8 @@ class TrainConfig:
     latent_mask: str = _f("authors", "mask at latent resolution: authors | max | mean (mrs.masks.to_latent)")
     latent_scale: float = _f(1.0, "latents are multiplied by this (LDM's scale_factor) so that they have "
                              "about unit variance: 1 for ResShift's autoencoders, 5 for the tiny one")
-    fill: float = _f(0.0, "value of the hole in y (0: mid-grey; ResShift's data uses -1)")
+    fill: float | str = _f(0.0, "the hole of y: a value (0: mid-grey; ResShift's data uses -1) or "
+                               "'harmonic' (the Laplace fill of the hole: y is a classical estimate)")
     # -- data
     data: str = _f("synthetic", "a registered dataset (mrs.data.dataset_names()), a folder of images "
                    "(recursive), a Hugging Face dataset id or save_to_disk folder, or celeba_hq_256 | "
@@ -95,6 +96,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be an int >= 1, got {v!r}")
         if not (self.lr > 0 and 0 <= self.ema_decay < 1 and self.warmup_steps >= 0):
             raise ValueError("lr must be > 0, ema_decay in [0, 1), warmup_steps >= 0")
+        object.__setattr__(self, "fill", check_fill(self.fill))
         if self.latent_mask not in LATENT_MASK_RULES:
             raise ValueError(f"latent_mask must be one of {LATENT_MASK_RULES}, got {self.latent_mask!r}")
         if self.mask_kind not in MASK_KINDS + ("mixed",):

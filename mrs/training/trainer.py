@@ -150,7 +150,7 @@ class Trainer:
         x0 = torch.stack([self.images[int(order[i]) if order is not None else i] for i in idx])
         g = torch.Generator().manual_seed(stream_seed(cfg.seed + TRAIN_MASKS, step * self.world + self.rank))
         mask = random_masks(cfg.mask_kind, cfg.batch_size, cfg.image_size, g)
-        y = (1 - mask) * x0 if cfg.fill == 0 else degrade(x0, mask, cfg.fill)
+        y = degrade(x0, mask, cfg.fill)
         return Batch(x0, mask, y, g)
 
     def noisy(self, batch: Batch):

@@ -58,18 +58,14 @@ class Model:
         if self.baseline is not None:
             return self.baseline(y, mask), 0
         if self.pipeline is not None:
-            pipe, counters = self.pipeline, []
-            made = pipe.denoiser
+            counters = []
 
-            def counted(*args):            # the pipeline's denoiser, counted
-                counters.append(CountingDenoiser(made(*args)))
+            def counted(den):              # the pipeline's denoiser, counted
+                counters.append(CountingDenoiser(den))
                 return counters[-1]
 
-            pipe.denoiser = counted        # shadows the method on this instance only, for this call
-            try:
-                out = pipe.sample(y, mask, generator=generator, sampler=self.sampler)
-            finally:
-                del pipe.denoiser
+            out = self.pipeline.sample(y, mask, generator=generator, sampler=self.sampler,
+                                       denoiser_wrapper=counted)
             return out, sum(c.images for c in counters)
         counted = CountingDenoiser(self.denoiser)
         return self.sampler(self.process, counted, y, mask, generator=generator), counted.images

@@ -105,13 +105,15 @@ class InpaintPipeline:
         return as_sampler(sampler)
 
     # -- sampling -------------------------------------------------------------------------------
-    def sample(self, y, mask, generator=None, trajectory: bool = False, sampler=None, **sampler_options):
+    def sample(self, y, mask, generator=None, trajectory: bool = False, sampler=None, denoiser_wrapper=None,
+               **sampler_options):
         """The sampler's output as it is (known pixels as sampled, not pasted back).
 
         ``y`` and ``mask`` are images (in latent mode they are encoded and the result decoded).
         With a binary mask the hole of ``y`` is filled as the net was trained (``self.fill``, by
         ``mrs.degrade``; whatever the hole held is ignored); with a fractional mask ``y`` is used
-        as given.
+        as given. ``denoiser_wrapper(denoiser) -> denoiser`` wraps the network's denoiser for this
+        call (e.g. ``mrs.evaluation``'s counter of network evaluations).
         ``trajectory=True`` (ancestral sampling only) returns an ``mrs.Trajectory`` (of latents
         in latent mode)."""
         check_image("y", y)
@@ -120,6 +122,8 @@ class InpaintPipeline:
         if not bool(((mask > 0) & (mask < 1)).any()):
             y = degrade(y, mask, self.fill)
         den = self.denoiser(y, mask)
+        if denoiser_wrapper is not None:
+            den = denoiser_wrapper(den)
         if self.latent:
             # latents in y's dtype (under autocast the encoder may return bf16; the sampler wants
             # the state, y and mask in one dtype)

@@ -15,7 +15,7 @@ import torch
 
 import mrs
 from mrs.data import sources
-from mrs.data.sources import FolderImages, SplitImages, make_split, resolve_source
+from mrs.data.sources import FolderImages, SplitImages, make_split, resolve_source, write_split
 from mrs.training import TrainConfig, Trainer
 
 skdata = pytest.importorskip("skimage.data")
@@ -295,3 +295,23 @@ def test_time_based_checkpoints_and_sample_grids(photos, tmp_path, monkeypatch):
         again.run()
     assert again.step == 7 and (tmp_path / "run" / "ckpt_0000007.json").exists()
     assert "resume at step 6 of 7" in (tmp_path / "run" / "train.log").read_text()
+
+
+def test_evaluate_reads_only_the_held_out_images_of_a_split(photos, tmp_path):
+    from mrs.data.sources import held_out_images
+
+    split = {**make_split(USABLE, 3), "source": str(photos), "kind": "folder", "seed": 0}
+    write_split(tmp_path / "split.json", split)
+    val = held_out_images(None, 16, tmp_path)                       # a run folder holding split.json
+    assert val.keys == split["val"] and len(val) == 3 and val[0].shape == (3, 16, 16)
+    assert len(held_out_images(str(photos), 16)) == len(USABLE)     # no split: every usable image
+    with pytest.raises(ValueError, match="was made for data"):
+        held_out_images(str(tmp_path / "other"), 16, tmp_path / "split.json")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    r = subprocess.run([sys.executable, "-m", "mrs", "evaluate", "--checkpoint", "pixel32/emmd", "--split",
+                        str(tmp_path), "--out", str(tmp_path / "eval"), "--size", "32", "--mask-kinds", "box",
+                        "--baselines", "harmonic", "--no-progress"], capture_output=True, text=True, cwd=ROOT,
+                       env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "evaluating on all 3 images" in r.stdout
+    assert "3 images of 32x32" in (tmp_path / "eval" / "report.md").read_text()

@@ -32,8 +32,8 @@ from .datasets import IMAGE_SUFFIXES, load_image
 from .seeds import stream_seed
 
 __all__ = ["SHORT_NAMES", "HubSpec", "resolve_source", "open_source", "FolderImages", "HFImages",
-           "ObjectImages", "SplitImages", "make_split", "split_datasets", "read_split", "write_split",
-           "SPLIT_FILE", "FOLDER_SUFFIXES"]
+           "ObjectImages", "SplitImages", "held_out_images", "make_split", "split_datasets", "read_split",
+           "write_split", "SPLIT_FILE", "FOLDER_SUFFIXES"]
 
 FOLDER_SUFFIXES = IMAGE_SUFFIXES   # png, jpg, jpeg, bmp, webp
 SPLIT_FILE = "split.json"
@@ -327,3 +327,21 @@ def split_datasets(data, size: int, n_val: int, recorded: dict | None = None, se
         split = {"source": name, "kind": source.kind, "seed": seed, **make_split(source.keys, n_val, seed),
                  "skipped": source.skipped}
     return SplitImages(source, split["train"], size), SplitImages(source, split["val"], size), split
+
+
+def held_out_images(data: str, size: int, split=None) -> SplitImages:
+    """The images to evaluate on: with ``split`` (a ``split.json`` or the run folder holding one)
+    only its held-out ``val`` keys, never a training image; without it every usable image of
+    ``data``. ``data`` may be ``None`` with a split (its recorded source is used); a split made for
+    another source raises ``ValueError``."""
+    if split is None:
+        if not data:
+            raise ValueError("give data (a folder or dataset name) or a split")
+        source = open_source(data)
+        return SplitImages(source, source.keys, size)
+    path = Path(split)
+    path = path / SPLIT_FILE if path.is_dir() else path
+    recorded = read_split(path)
+    if data and recorded.get("source") != data:
+        raise ValueError(f"{path} was made for data {recorded.get('source')!r}, not {data!r}")
+    return SplitImages(open_source(recorded["source"], keys=recorded["val"]), recorded["val"], size)

@@ -109,8 +109,12 @@ def _eval_parser(sub):
                    "or 'all' (every shipped one); repeat to compare several")
     p.add_argument("--checkpoints", metavar="DIR", default=None,
                    help="folder of exported checkpoints that 'all' stands for (default: the shipped ones)")
-    p.add_argument("--data", default="synthetic", metavar="synthetic|DIR",
-                   help="'synthetic' (procedural faces) or a folder of face images")
+    p.add_argument("--data", default="synthetic", metavar="synthetic|DIR|DATASET",
+                   help="'synthetic' (procedural faces), a folder of face images or a dataset name "
+                   "(as for train)")
+    p.add_argument("--split", default=None, metavar="SPLIT_JSON|RUN_DIR",
+                   help="evaluate only on the held-out images of a training run's split.json (its "
+                   "recorded source unless --data names it)")
     p.add_argument("--out", required=True, help="folder for metrics.md, metrics.csv and the PNG grids")
     p.add_argument("--n", type=int, default=16, help="number of validation images")
     p.add_argument("--size", type=int, default=None,
@@ -242,7 +246,7 @@ def _report(result, reference, out, baseline=None) -> str:
 
 
 def _run_evaluate(args) -> int:
-    from ..data import FaceFolder
+    from ..data.sources import held_out_images
     from ..evaluation import evaluate
 
     _use_agg()
@@ -250,9 +254,14 @@ def _run_evaluate(args) -> int:
     models, baseline = _with_baselines(models, args.baselines)
     reference = _reference(tuple(models), args.reference)
     size = args.size or train_size
-    images = None if args.data == "synthetic" else FaceFolder(args.data, size)
+    images, n = None, args.n
+    if args.split is not None or args.data != "synthetic":
+        images = held_out_images(None if args.data == "synthetic" else args.data, size, args.split)
+        if len(images) < n:
+            print(f"evaluating on all {len(images)} images of {args.split or args.data} (asked for {n})")
+            n = len(images)
     kinds = tuple(k.strip() for k in args.mask_kinds.split(",") if k.strip())
-    result = evaluate(models, images=images, n=args.n, size=size, mask_kinds=kinds, seed=args.seed,
+    result = evaluate(models, images=images, n=n, size=size, mask_kinds=kinds, seed=args.seed,
                       device=args.device, progress=not args.no_progress)
     print(_report(result, reference, args.out, baseline))
     return 0

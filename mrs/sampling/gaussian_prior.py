@@ -1,5 +1,6 @@
 """Gaussian image priors ``x0 ~ N(mu, Sigma)`` over small images, for the exact computations of
-``mrs.gaussian`` (notebook 11): fitted to synthetic faces, or stationary (squared exponential)."""
+``mrs.gaussian`` (notebook 11): fitted to synthetic faces, or stationary (squared exponential);
+and the 2-Wasserstein distance between two Gaussians."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch.nn.functional as F
 
 from ..core.checks import check_image
 
-__all__ = ["GaussianPrior"]
+__all__ = ["GaussianPrior", "gaussian_w2"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,3 +96,20 @@ class GaussianPrior:
         d = channels * size * size
         return cls(mean=torch.full((d,), float(mean), dtype=torch.float64), cov=cov,
                    shape=(channels, size, size))
+
+
+def _sqrtm_psd(a: torch.Tensor) -> torch.Tensor:
+    lam, u = torch.linalg.eigh(0.5 * (a + a.T))
+    return (u * lam.clamp(min=0).sqrt()) @ u.T
+
+
+def gaussian_w2(mean1, cov1, mean2, cov2) -> float:
+    """2-Wasserstein distance between two Gaussians::
+
+        W2^2 = |m1 - m2|^2 + tr(C1 + C2 - 2 (C2^{1/2} C1 C2^{1/2})^{1/2})
+    """
+    root2 = _sqrtm_psd(cov2.double())
+    cross = _sqrtm_psd(root2 @ cov1.double() @ root2)
+    w2sq = ((mean1 - mean2).double() ** 2).sum() + torch.trace(cov1.double() + cov2.double()
+                                                                 - 2 * cross)
+    return float(w2sq.clamp(min=0).sqrt())

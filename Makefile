@@ -46,13 +46,15 @@ clean:
 	rm -rf out .pytest_cache
 
 ## re-train the shipped checkpoints: 64-px synthetic faces in the 16x16x3 latent space of the
-## shipped tiny autoencoder (data/checkpoints/autoencoder_tiny_vq_f4), one model per process, two
-## runs at a time with one thread each (`make -j2 checkpoints` on 2 CPU cores), then export their
-## fp16 EMA weights + training logs into data/checkpoints/. The latent mask is binary ("max": a
-## latent is a hole if any of its pixels is) except for `authors`, which keeps its authors' rule.
+## shipped tiny autoencoder (data/checkpoints/autoencoder_tiny_vq_f4, latents unscaled), the hole of
+## y filled by the harmonic (Laplace) fill (--fill harmonic), one model per process, two runs at a
+## time with one thread each (`make -j2 checkpoints` on 2 CPU cores), then export their fp16 EMA
+## weights + training logs into data/checkpoints/. The latent mask is binary ("max": a latent is a
+## hole if any of its pixels is) except for `authors`, which keeps its authors' rule.
 CKPT_RUNS   := emmd authors resshift mvd emmd_smooth emmd_smooth_noisemap
-CKPT_RECIPE := --preset tiny_latent --steps 3000 --lr 1e-3 --warmup-steps 150 --ema-decay 0.995 \
-               --val-every 500 --ckpt-every 1000 --no-progress
+## the recipe is the tiny_latent preset: --fill harmonic --latent-scale 1 --steps 7000 --lr 1e-3
+## --warmup-steps 150 --ema-decay 0.995 --batch-size 8 --val-every 500 --ckpt-every 1000
+CKPT_RECIPE := --preset tiny_latent --no-progress
 CKPT_resshift             := --process resshift --latent-mask max
 CKPT_mvd                  := --process mvd --blur-width 1 --latent-mask max
 CKPT_emmd                 := --process emmd --latent-mask max

@@ -24,10 +24,10 @@ SMALL = dict(image_size=64, batch_size=2, steps=2, val_size=2, val_every=2, ckpt
              lpips_weight=0.0, train_pool=8)
 
 
-@pytest.mark.parametrize("arch, fill", [("swin_unet", 0.0), ("resshift_unet", -1.0)])
-def test_latent_training_two_steps_and_the_pipeline(tmp_path, vq_file, arch, fill):
+@pytest.mark.parametrize("arch, fill, scale", [("swin_unet", "harmonic", 1.0), ("resshift_unet", -1.0, 5.0)])
+def test_latent_training_two_steps_and_the_pipeline(tmp_path, vq_file, arch, fill, scale):
     cfg = mrs.TrainConfig.preset("tiny_latent", process="emmd", autoencoder=str(vq_file), arch=arch,
-                                 fill=fill, **SMALL)
+                                 fill=fill, latent_scale=scale, **SMALL)
     trainer = mrs.Trainer(cfg, tmp_path / "run", progress=False)
     batch = trainer.batch(0)
     z0, m, z_y, t, x_t = trainer.noisy(batch)
@@ -39,7 +39,7 @@ def test_latent_training_two_steps_and_the_pipeline(tmp_path, vq_file, arch, fil
     trainer.run()
     pipe = mrs.load_pretrained(tmp_path / "run")
     assert pipe.latent and pipe.fill == fill and pipe.image_size == 64
-    assert pipe.autoencoder.scale == trainer.autoencoder.scale == cfg.latent_scale == 5.0
+    assert pipe.autoencoder.scale == trainer.autoencoder.scale == cfg.latent_scale == scale
     x0 = mrs.synthetic_faces(2, 64, seed=3)
     mask = mrs.masks.box_mask(64, 16, 20, 24, 24, n=2)
     out = pipe.inpaint(x0, mask, seed=0)

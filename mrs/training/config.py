@@ -181,10 +181,11 @@ PRESETS = {
     # the same recipe in pixel space: 64x64 RGB, this project's paper-size Swin-UNet (118.6M)
     "paper_pixel": dict(net="paper", image_size=64, steps=200_000, batch_size=4, lr=5e-5,
                         warmup_steps=5000, ema_decay=0.99, val_every=5000, ckpt_every=5000, val_size=32),
-    # latent mode offline: 64-px synthetic faces -> 16x16x3 latents of the shipped tiny VQ-f4
-    "tiny_latent": dict(net="tiny", autoencoder="tiny_vq_f4", latent_scale=5.0, image_size=64,
-                        steps=2000, batch_size=8, lr=5e-4, warmup_steps=100, ema_decay=0.99,
-                        val_every=250, ckpt_every=500),
+    # latent mode offline: 64-px synthetic faces -> 16x16x3 latents of the shipped tiny VQ-f4, the
+    # hole of y given as the harmonic fill; the recipe of the shipped models (`make checkpoints`)
+    "tiny_latent": dict(net="tiny", autoencoder="tiny_vq_f4", latent_scale=1.0, fill="harmonic",
+                        image_size=64, steps=7000, batch_size=8, lr=1e-3, warmup_steps=150,
+                        ema_decay=0.995, val_every=500, ckpt_every=1000),
     # learns visibly on CPU in minutes (32x32)
     "tiny": dict(net="tiny", image_size=32, steps=2000, batch_size=8, lr=5e-4, warmup_steps=100,
                  ema_decay=0.99, val_every=250, ckpt_every=500),

@@ -18,6 +18,7 @@ from functools import lru_cache
 import torch
 
 from ..core import Process, ProcessSpec, ScheduleSpec, option_defaults, process_names
+from ..core.masks import degrade
 from ..data import validation_split
 from ..nets import denoiser_of
 from ..sampling import leaky_oracle, sample
@@ -231,6 +232,8 @@ def run_sampler(s: SamplerSettings) -> SamplerRun:
         denoiser, used = leaky_oracle(x0, proc, s.leak), f"oracle (leak {s.leak:g})"
     else:
         pipe = _pretrained(name)
+        if pipe.fill != 0:               # the hole of y as this net was trained (e.g. "harmonic")
+            y = degrade(x0, mask, pipe.fill)
         differ = outside_training(s, pipe.meta)
         if differ:
             denoiser, notes, r = _off_schedule(pipe, s, differ)

@@ -340,8 +340,5 @@ def held_out_images(data: str, size: int, split=None) -> SplitImages:
         source = open_source(data)
         return SplitImages(source, source.keys, size)
     path = Path(split)
-    path = path / SPLIT_FILE if path.is_dir() else path
-    recorded = read_split(path)
-    if data and recorded.get("source") != data:
-        raise ValueError(f"{path} was made for data {recorded.get('source')!r}, not {data!r}")
-    return SplitImages(open_source(recorded["source"], keys=recorded["val"]), recorded["val"], size)
+    recorded = read_split(path / SPLIT_FILE if path.is_dir() else path)
+    return split_datasets(data or recorded.get("source"), size, len(recorded["val"]), recorded=recorded)[1]

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 
 from ..core import BaseProcess
 from ..core.checks import check_image, check_mask, check_t
+from ..core.masks import check_fill
 from .gaussian_prior import GaussianPrior, gaussian_w2
 
 __all__ = ["GaussianPrior", "true_conditional", "bayes_denoiser", "exact_samples", "fill_hole",
@@ -62,10 +63,10 @@ def _check_proc(proc) -> None:
 
 
 def _check_fill(fill) -> float:
-    if isinstance(fill, bool) or not isinstance(fill, (int, float)) or not math.isfinite(fill):
+    if isinstance(fill, str):
         raise ValueError(f"fill must be a finite number (a constant fill; the Gaussian computations "
                          f"cannot use a fill that depends on x0, such as 'harmonic'), got {fill!r}")
-    return float(fill)
+    return check_fill(fill)
 
 
 def _is_hole(mask: torch.Tensor) -> torch.Tensor:

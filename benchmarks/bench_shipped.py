@@ -16,8 +16,6 @@ Run:  .venv/bin/python benchmarks/bench_shipped.py [--quick] [--n 64]
 
 from __future__ import annotations
 
-import csv
-
 import common
 import torch
 
@@ -25,6 +23,7 @@ import mrs
 from mrs.core.baselines import BASELINES, Baseline
 from mrs.evaluation import evaluate, paired_difference, paste_back
 from mrs.pipelines import list_pretrained, load_pretrained, pretrained_dir
+from mrs.training.monitor import training_seconds
 
 KINDS = ("irregular", "box", "outpaint")
 METRICS = ("hole_psnr", "ssim", "seam")
@@ -41,8 +40,7 @@ def _train_minutes(name: str):
     log = pretrained_dir() / f"{name}.metrics.csv"
     if not log.exists():
         return None
-    rows = list(csv.DictReader(log.open()))
-    return float(rows[-1]["seconds"]) / 60 if rows and rows[-1].get("seconds") else None
+    return training_seconds(log) / 60 or None   # summed over the run's resumes
 
 
 def _summary(res, labels) -> dict:

@@ -136,3 +136,14 @@ def test_to_latent_rules():
         to_latent(m, 4, "blur")
     with pytest.raises(ValueError, match="multiple"):
         to_latent(mrs.masks.box_mask(30, 2, 2, 5, 5), 4)
+
+
+def test_is_binary_tells_fractional_masks_apart():
+    from mrs.core.checks import is_binary
+
+    m = torch.zeros(2, 1, 4, 4)
+    m[0, 0, :2] = 1.0
+    assert is_binary(m)
+    m[1, 0, 3, 3] = 0.25
+    assert not is_binary(m)
+    assert not is_binary(torch.full((1, 1, 2, 2), 0.999))

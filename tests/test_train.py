@@ -68,8 +68,22 @@ def test_resume_is_bit_identical(tmp_path):
     rows_c = (tmp_path / "b" / "metrics.csv").read_text().splitlines()
     assert len(rows_a) == len(rows_c) == 3  # header + steps 3 and 6
     strip = [lambda r: r.rsplit(",", 5)[0]]  # the losses (not the times) agree
+    seconds = [float(r.rsplit(",", 1)[1]) for r in rows_c[1:]]
+    assert 0 < seconds[0] <= seconds[1]   # the clock goes on across the resume
     assert [strip[0](r) for r in rows_a[1:]] == [strip[0](r) for r in rows_c[1:]]
     assert not list((tmp_path / "b").glob("*.tmp"))
+
+
+def test_training_seconds_sums_the_segments_of_a_log_whose_clock_restarted(tmp_path):
+    from mrs.training.monitor import training_seconds
+
+    path = tmp_path / "metrics.csv"
+    assert training_seconds(path) == 0.0
+    # steps 500..1000 in 120 s, then a resume (older runs restarted the clock) 500 steps in 70 s
+    path.write_text("step,seconds\n500,60\n1000,120\n1500,40\n2000,70\n")
+    assert training_seconds(path) == pytest.approx(190.0)
+    path.write_text("step,seconds\n500,60\n1000,120\n1500,160\n")   # one clock: its last value
+    assert training_seconds(path) == pytest.approx(160.0)
 
 
 def test_training_learns_and_logs(tmp_path):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .checks import check_image, check_mask
+from .checks import check_image, check_mask, is_binary
 
 __all__ = ["BASELINES", "Baseline", "harmonic_fill", "opencv_fill", "make_baseline"]
 
@@ -27,7 +27,7 @@ BASELINES = ("harmonic", "telea", "navier_stokes")
 def _check(y, mask):
     check_image("y", y)
     check_mask("mask", mask, like=y)
-    if bool(((mask > 0) & (mask < 1)).any()):
+    if not is_binary(mask):
         raise ValueError("mask must be binary (0 = known, 1 = hole) for a classical fill")
 
 

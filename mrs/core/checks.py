@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["check_image", "check_mask", "check_like", "check_t", "check_noise", "draw_noise"]
+__all__ = ["check_image", "check_mask", "is_binary", "check_like", "check_t", "check_noise", "draw_noise"]
 
 
 def check_image(name: str, x, *, channels: int | None = None, finite: bool = True) -> torch.Tensor:
@@ -48,6 +48,12 @@ def check_mask(name: str, mask, like: torch.Tensor | None = None, values: bool =
         if mask.device != like.device:
             raise ValueError(f"{name} is on {mask.device} but the images are on {like.device}")
     return mask
+
+
+def is_binary(mask: torch.Tensor) -> bool:
+    """Whether every value of ``mask`` is 0 or 1 (no fractional value in between; the range is
+    ``check_mask``'s business)."""
+    return not bool(((mask > 0) & (mask < 1)).any())
 
 
 def check_like(name: str, x, ref: torch.Tensor, ref_name: str, finite: bool = True) -> torch.Tensor:

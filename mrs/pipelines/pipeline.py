@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..core import BaseProcess, ProcessSpec
-from ..core.checks import check_image, check_mask
+from ..core.checks import check_image, check_mask, is_binary
 from ..core.masks import check_fill, degrade, to_latent
 from ..nets import denoiser_of
 from ..sampling import as_sampler, make_sampler, sample
@@ -119,7 +119,7 @@ class InpaintPipeline:
         check_image("y", y)
         check_mask("mask", mask, like=y)
         y, mask = y.to(self.device), mask.to(self.device)
-        if not bool(((mask > 0) & (mask < 1)).any()):
+        if is_binary(mask):
             y = degrade(y, mask, self.fill)
         den = self.denoiser(y, mask)
         if denoiser_wrapper is not None:
@@ -159,7 +159,7 @@ class InpaintPipeline:
             return from_model_size(out, layout)
         check_image("image", image)
         check_mask("mask", mask, like=image)
-        if bool(((mask > 0) & (mask < 1)).any()):
+        if not is_binary(mask):
             raise ValueError("mask must be binary (0 = known, 1 = hole) to paste the known pixels back")
         image, mask = image.to(self.device), mask.to(self.device)
         raw = self.sample(image, mask, generator=generator, sampler=sampler, **sampler_options)

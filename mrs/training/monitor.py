@@ -5,7 +5,8 @@
   so a run interrupted several times keeps one history.
 * ``save_grid``: rows of images in [-1, 1] (input, sample, truth) as one PNG.
 * ``append_metrics`` / ``truncate_metrics``: the rows of ``metrics.csv`` (a resumed run first
-  drops the rows past its checkpoint, then rewrites them).
+  drops the rows past its checkpoint, then rewrites them); ``training_seconds``: the wall-clock
+  seconds of training they record, summed over the resumes.
 * ``data_summary``: what a run trains and validates on, in a few numbers (log and checkpoints).
 * ``Every``: true once every ``minutes`` of wall-clock time (time-based checkpoints, which bound
   the work a disconnect can cost independently of the speed of the machine).
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["RunLog", "save_grid", "Every", "append_metrics", "truncate_metrics", "data_summary"]
+__all__ = ["RunLog", "save_grid", "Every", "append_metrics", "truncate_metrics", "training_seconds",
+           "data_summary"]
 
 
 class RunLog:
@@ -90,6 +92,27 @@ def truncate_metrics(path, step: int, fields) -> None:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
+
+
+def training_seconds(path) -> float:
+    """The wall-clock seconds of training that ``metrics.csv`` at ``path`` records up to its last
+    row (0.0 when there is no file or no row).
+
+    Its ``seconds`` column counts from the start of the run and goes on across resumes; a run
+    written before that restarted it at 0 on every resume, so a row whose ``seconds`` is below the
+    previous row's begins a new segment and the segments' last values are summed. Time between a
+    run's last checkpoint and an interruption is not counted: the resume redoes that work."""
+    path = Path(path)
+    if not path.exists():
+        return 0.0
+    with open(path, newline="") as f:
+        values = [float(r["seconds"]) for r in csv.DictReader(f) if r.get("seconds") not in (None, "")]
+    done, prev = 0.0, 0.0
+    for v in values:
+        if v < prev:   # a resume that restarted the clock
+            done += prev
+        prev = v
+    return done + prev
 
 
 def data_summary(data: str, split: dict | None, train, val) -> dict:

@@ -40,7 +40,15 @@ from ..pipelines.checkpoint import CheckpointError, load_checkpoint, load_state_
 from ..sampling import as_sampler
 from .config import RESUME_CHANGES, TrainConfig, lr_at
 from .losses import InpaintingLoss, load_lpips
-from .monitor import Every, RunLog, append_metrics, data_summary, save_grid, truncate_metrics
+from .monitor import (
+    Every,
+    RunLog,
+    append_metrics,
+    data_summary,
+    save_grid,
+    training_seconds,
+    truncate_metrics,
+)
 from .precision import autocast, grad_scaler, resolve_precision
 
 __all__ = ["Trainer", "Batch", "METRIC_FIELDS", "RESUME_CHANGES"]
@@ -338,7 +346,10 @@ class Trainer:
         self.net.train()
         bar = tqdm(total=stop, initial=self.step, disable=not (self.progress and main),
                    desc=f"train {cfg.process.name} ({self.precision})", leave=False)
-        last, self._acc, self._n, self._t0, self._clock = None, {}, 0, time.time(), Every(cfg.ckpt_minutes)
+        # the clock of metrics.csv's ``seconds`` goes on from the checkpoint's row on a resume
+        done = training_seconds(self.out / "metrics.csv") if (main and self.step) else 0.0
+        last, self._acc, self._n, self._clock = None, {}, 0, Every(cfg.ckpt_minutes)
+        self._t0 = time.time() - done
         while self.step < stop:
             parts = self.train_step(self.step)
             self.step += 1

@@ -81,17 +81,20 @@ def append_metrics(path, row: dict, fields) -> None:
         w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
 
 
-def truncate_metrics(path, step: int, fields) -> None:
-    """Drop the rows of ``path`` logged after ``step`` (a resumed run rewrites them)."""
+def truncate_metrics(path, step: int, fields) -> float:
+    """Drop the rows of ``path`` logged after ``step`` (a resumed run rewrites them); returns the
+    training seconds that the rows kept record (``training_seconds``), where a resume's clock
+    goes on."""
     path = Path(path)
     if not path.exists():
-        return
+        return 0.0
     with open(path, newline="") as f:
         rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
+    return training_seconds(path)
 
 
 def training_seconds(path) -> float:

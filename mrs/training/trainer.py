@@ -40,15 +40,7 @@ from ..pipelines.checkpoint import CheckpointError, load_checkpoint, load_state_
 from ..sampling import as_sampler
 from .config import RESUME_CHANGES, TrainConfig, lr_at
 from .losses import InpaintingLoss, load_lpips
-from .monitor import (
-    Every,
-    RunLog,
-    append_metrics,
-    data_summary,
-    save_grid,
-    training_seconds,
-    truncate_metrics,
-)
+from .monitor import Every, RunLog, append_metrics, data_summary, save_grid, truncate_metrics
 from .precision import autocast, grad_scaler, resolve_precision
 
 __all__ = ["Trainer", "Batch", "METRIC_FIELDS", "RESUME_CHANGES"]
@@ -346,10 +338,7 @@ class Trainer:
         self.net.train()
         bar = tqdm(total=stop, initial=self.step, disable=not (self.progress and main),
                    desc=f"train {cfg.process.name} ({self.precision})", leave=False)
-        # the clock of metrics.csv's ``seconds`` goes on from the checkpoint's row on a resume
-        done = training_seconds(self.out / "metrics.csv") if (main and self.step) else 0.0
         last, self._acc, self._n, self._clock = None, {}, 0, Every(cfg.ckpt_minutes)
-        self._t0 = time.time() - done
         while self.step < stop:
             parts = self.train_step(self.step)
             self.step += 1
@@ -373,7 +362,8 @@ class Trainer:
         (self.out / "config.json").write_text(json.dumps(self.cfg.to_dict(), indent=1))
         if self.split is not None and not (self.out / SPLIT_FILE).exists():
             write_split(self.out / SPLIT_FILE, self.split)
-        truncate_metrics(self.out / "metrics.csv", self.step, METRIC_FIELDS)
+        # the clock of metrics.csv's ``seconds`` goes on from what the kept rows record (a resume)
+        self._t0 = time.time() - truncate_metrics(self.out / "metrics.csv", self.step, METRIC_FIELDS)
         where = (torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else str(self.device))
         self.log(f"{'resume at' if self.step else 'start at'} step {self.step} of {stop} "
                  f"(world {self.world}) on {where}; precision {self.precision} "

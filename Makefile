@@ -56,8 +56,8 @@ CKPT_RUNS   := emmd authors resshift mvd emmd_smooth emmd_smooth_noisemap
 ## --lr 1e-3 --warmup-steps 150 --ema-decay 0.995 --batch-size 8 --val-every 500 --ckpt-every 1000),
 ## a cosine that reaches lr 0 at step 7000; stage 2 resumes that run up to CKPT_STEPS in total, on
 ## the cosine of the longer run (the lr jumps back to about 5e-4 at step 7000, then decays to 0).
-## Each stage takes about 27-32 minutes per model on one thread, so `make -j2 checkpoints` takes
-## about 3 hours on 2 cores.
+## Both stages together took 54-58 minutes per model on one thread (336 minutes for the six), so
+## `make -j2 checkpoints` takes about 2 h 50 min on 2 cores.
 CKPT_RECIPE := --preset tiny_latent --no-progress
 CKPT_STEPS  := 14000
 CKPT_resshift             := --process resshift --latent-mask max

@@ -74,6 +74,25 @@ def test_resume_is_bit_identical(tmp_path):
     assert not list((tmp_path / "b").glob("*.tmp"))
 
 
+def test_a_resumed_run_counts_on_from_the_recorded_seconds(tmp_path):
+    import csv
+
+    cfg = small(process="emmd", steps=6, ckpt_every=3)
+    b = Trainer(cfg, tmp_path, progress=False)
+    b.run(until=3)
+    del b
+    path = tmp_path / "metrics.csv"
+    rows = list(csv.DictReader(open(path)))
+    rows[0]["seconds"] = "1000"   # as if the first 3 steps had taken 1000 s
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    Trainer.resume(tmp_path, progress=False).run()
+    last = list(csv.DictReader(open(path)))[-1]
+    assert last["step"] == "6" and 1000 < float(last["seconds"]) < 1000 + 600
+
+
 def test_training_seconds_sums_the_segments_of_a_log_whose_clock_restarted(tmp_path):
     from mrs.training.monitor import training_seconds
 

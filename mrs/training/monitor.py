@@ -94,7 +94,7 @@ def truncate_metrics(path, step: int, fields) -> float:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
-    return training_seconds(path)
+    return _summed_clock(rows)
 
 
 def training_seconds(path) -> float:
@@ -109,9 +109,13 @@ def training_seconds(path) -> float:
     if not path.exists():
         return 0.0
     with open(path, newline="") as f:
-        values = [float(r["seconds"]) for r in csv.DictReader(f) if r.get("seconds") not in (None, "")]
+        return _summed_clock(list(csv.DictReader(f)))
+
+
+def _summed_clock(rows) -> float:
+    """``training_seconds`` of metrics rows (dicts)."""
     done, prev = 0.0, 0.0
-    for v in values:
+    for v in (float(r["seconds"]) for r in rows if r.get("seconds") not in (None, "")):
         if v < prev:   # a resume that restarted the clock
             done += prev
         prev = v

@@ -25,8 +25,11 @@ CASES = {
                      "--margins", "4", "--no-irregular"],
     "bench_latent": ["--repeats", "1", "--forward-repeats", "1", "--warmup", "0"],
     "bench_shipped": ["--n", "2"],
+    "bench_batch_cache": ["--steps", "2"],
 }
 FIELDS = {
+    "bench_batch_cache": lambda d: (d["train_step"]["read"]["median_s"] > 0
+                                    and d["precompute"]["n"] == 2 and d["train_step"]["computed"]["n"] == 2),
     "bench_flops": lambda d: d["presets"]["tiny"]["forward"]["fast"]["achieved_gflops"] > 0,
     "bench_sampling": lambda d: {r["variant"] for r in d["sampling"]} >= {"plain", "fast"},
     "bench_training": lambda d: d["presets"]["tiny"]["optimizers"]["fused"]["steps_per_hour"] > 0,

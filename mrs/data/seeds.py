@@ -8,7 +8,7 @@ values since the first release, so shipped checkpoints and stored notebook numbe
 
 from __future__ import annotations
 
-__all__ = ["stream_seed", "TRAIN_MASKS", "EPOCH_ORDER", "PAIR_MASKS"]
+__all__ = ["stream_seed", "epoch_order", "TRAIN_MASKS", "EPOCH_ORDER", "PAIR_MASKS"]
 
 TRAIN_MASKS = 31     # the masks of training step s: stream_seed(seed + TRAIN_MASKS, s)
 EPOCH_ORDER = 17     # the data order of epoch e: stream_seed(seed + EPOCH_ORDER, e)
@@ -20,3 +20,10 @@ def stream_seed(seed: int, i: int) -> int:
     h = (seed * 0x9E3779B97F4A7C15 + i * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB) % (1 << 64)
     h ^= h >> 31
     return (h * 0xD6E8FEB86659FD93 % (1 << 64)) >> 2
+
+
+def epoch_order(n: int, epoch: int, seed: int):
+    """The order of ``n`` training items in epoch ``epoch`` of a run seeded ``seed`` (a permutation)."""
+    import torch
+
+    return torch.randperm(n, generator=torch.Generator().manual_seed(stream_seed(seed + EPOCH_ORDER, epoch)))

@@ -21,7 +21,7 @@ import contextlib
 
 import torch
 
-__all__ = ["PRECISIONS", "resolve_precision", "autocast", "grad_scaler", "DTYPES"]
+__all__ = ["PRECISIONS", "resolve_precision", "autocast", "grad_scaler", "DTYPES", "fused_adamw_ok"]
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -59,3 +59,12 @@ def grad_scaler(precision: str, device):
     if precision != "fp16":
         return None
     return torch.amp.GradScaler(torch.device(device).type)
+
+
+def fused_adamw_ok(device) -> bool:
+    """Whether AdamW's fused kernel exists for ``device`` in this torch."""
+    try:
+        torch.optim.AdamW([torch.zeros(1, device=device, requires_grad=True)], fused=True)
+    except (RuntimeError, ValueError, TypeError):
+        return False
+    return True

@@ -33,15 +33,16 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from ..core import metrics
 from ..core.masks import degrade, random_masks, to_latent
 from ..data import training_data, validation_split
-from ..data.seeds import EPOCH_ORDER, TRAIN_MASKS, stream_seed
+from ..data.seeds import TRAIN_MASKS, epoch_order, stream_seed
 from ..data.sources import SPLIT_FILE, write_split
 from ..nets import build_net, denoiser_of, describe_net, net_config, noise_map
 from ..pipelines.checkpoint import CheckpointError, load_checkpoint, load_state_strict, save_checkpoint
 from ..sampling import as_sampler
+from .batch_cache import BatchCache
 from .config import RESUME_CHANGES, TrainConfig, lr_at
 from .losses import InpaintingLoss, load_lpips
 from .monitor import Every, RunLog, append_metrics, data_summary, save_grid, truncate_metrics
-from .precision import autocast, grad_scaler, resolve_precision
+from .precision import autocast, fused_adamw_ok, grad_scaler, resolve_precision
 
 __all__ = ["Trainer", "Batch", "METRIC_FIELDS", "RESUME_CHANGES"]
 
@@ -52,21 +53,14 @@ METRIC_FIELDS = ["step", "lr", "loss", "mse", "lpips", "val_psnr", "val_hole_psn
 @dataclass
 class Batch:
     """One step's data: images ``x0``, masks (1 = hole), degraded ``y`` and the step's generator
-    (which then draws ``t`` and the noise)."""
+    (which then draws ``t`` and the noise); ``latents``: ``(E(x0), E(y))`` read from precomputed
+    batches (``mrs.training.batch_cache``), and then ``y`` is None."""
 
     x0: torch.Tensor
     mask: torch.Tensor
-    y: torch.Tensor
+    y: torch.Tensor | None
     generator: torch.Generator
-
-
-def _fused_ok(device: torch.device) -> bool:
-    """Whether AdamW's fused kernel exists for ``device`` in this torch."""
-    try:
-        torch.optim.AdamW([torch.zeros(1, device=device, requires_grad=True)], fused=True)
-    except (RuntimeError, ValueError, TypeError):
-        return False
-    return True
+    latents: tuple | None = None
 
 
 class Trainer:
@@ -75,10 +69,11 @@ class Trainer:
     ``Trainer(cfg, out).run()``; ``Trainer.resume(out, steps=N).run()``.
 
     ``dataset``: a Python dataset object (e.g. ``mrs.data.celeba(...)``, a ``datasets.Dataset``)
-    to train on instead of ``cfg.data``; pass it again to ``resume``."""
+    to train on instead of ``cfg.data``; pass it again to ``resume``. ``batches``: a folder of
+    precomputed batches (``mrs.training.batch_cache``) to read the latents of ``x0`` and ``y`` from."""
 
     def __init__(self, cfg: TrainConfig, out_dir, device=None, progress: bool = True,
-                 lpips_model="auto", sampler=None, dataset=None):
+                 lpips_model="auto", sampler=None, dataset=None, batches=None):
         self.cfg, self.out = cfg, Path(out_dir)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.progress = progress
@@ -104,7 +99,7 @@ class Trainer:
         # the fused AdamW kernel (one pass over every parameter; 12 -> 4 ms per tiny step on CPU,
         # benchmarks/bench_training.py) where this torch has it
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
-                                     weight_decay=cfg.weight_decay, fused=_fused_ok(self.device))
+                                     weight_decay=cfg.weight_decay, fused=fused_adamw_ok(self.device))
         self.model = self.net
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -124,6 +119,7 @@ class Trainer:
             self.autoencoder = load_autoencoder(cfg.autoencoder, device=self.device)
             self.autoencoder.scale = cfg.latent_scale
         self._load_data(dataset)
+        self.cache = BatchCache(batches, self) if batches is not None else None
         self.log = RunLog(self.out / "train.log", enabled=self.rank == 0)
         self.step = 0
 
@@ -145,13 +141,18 @@ class Trainer:
         """Phase 1, data: ``Batch`` for optimisation step ``step`` on this rank (deterministic)."""
         cfg, n = self.cfg, len(self.images)
         base = (step * self.world + self.rank) * cfg.batch_size
-        order = _epoch_order(n, base // n, cfg.seed) if n < 10**6 else None
+        order = epoch_order(n, base // n, cfg.seed) if n < 10**6 else None
         idx = [(base + k) % n for k in range(cfg.batch_size)]
         x0 = torch.stack([self.images[int(order[i]) if order is not None else i] for i in idx])
         g = torch.Generator().manual_seed(stream_seed(cfg.seed + TRAIN_MASKS, step * self.world + self.rank))
         mask = random_masks(cfg.mask_kind, cfg.batch_size, cfg.image_size, g)
-        y = degrade(x0, mask, cfg.fill)
-        return Batch(x0, mask, y, g)
+        latents = self.cache.get(step, x0, mask) if self.cache is not None else None
+        return Batch(x0, mask, degrade(x0, mask, cfg.fill) if latents is None else None, g, latents)
+
+    def encode_pair(self, x0, y):
+        """``(E(x0), E(y))``, float32: one batched call of the frozen encoder, as ``noisy`` makes it."""
+        with torch.no_grad(), autocast(self.precision, self.device):
+            return self.autoencoder.encode(torch.cat([x0, y])).float().chunk(2)
 
     def noisy(self, batch: Batch):
         """Phase 2, forward process: ``(x0, mask, y, t, x_t)`` on the device, ``t ~ U{1..T}``,
@@ -159,14 +160,16 @@ class Trainer:
         autoencoder) and the mask is ``to_latent(mask)``: the process runs on latents, and where
         its rate is 0 ``x_t`` holds ``E(y)``, as in sampling."""
         g, B = batch.generator, batch.x0.shape[0]
-        x0, mask, y = (z.to(self.device) for z in (batch.x0, batch.mask, batch.y))
+        x0, mask = batch.x0.to(self.device), batch.mask.to(self.device)
+        y = batch.y.to(self.device) if batch.latents is None else None
+        if batch.latents is not None:   # precomputed: the same tensors encode_pair returns
+            x0, y = (z.to(self.device) for z in batch.latents)
+        elif self.autoencoder is not None:
+            x0, y = self.encode_pair(x0, y)
         if self.autoencoder is not None:
-            with torch.no_grad(), autocast(self.precision, self.device):
-                x0, y = self.autoencoder.encode(torch.cat([x0, y])).float().chunk(2)
             mask = to_latent(mask, self.autoencoder.factor, self.cfg.latent_mask)
-        t = torch.randint(1, self.proc.T + 1, (B,), generator=g)
-        noise = torch.randn(x0.shape, generator=g)
-        t, noise = t.to(self.device), noise.to(self.device)
+        t = torch.randint(1, self.proc.T + 1, (B,), generator=g).to(self.device)
+        noise = torch.randn(x0.shape, generator=g).to(self.device)
         x_t = self.proc.q_sample(x0, y, mask, t, noise=noise)
         if self.autoencoder is not None:
             # where the rate is 0 the sampler holds the latents of y (E(y), not E(x0): the encoder
@@ -351,7 +354,8 @@ class Trainer:
                 last = self._bookkeeping(parts, end=self.step == stop) or last
         bar.close()
         if main:
-            self.log(f"stopped at step {self.step}; data: {self.data_summary()}")
+            self.log(f"stopped at step {self.step}; data: {self.data_summary()}"
+                     + (f"; {self.cache.summary()}" if self.cache is not None else ""))
         if self.world > 1:
             torch.distributed.barrier()
         return last
@@ -394,7 +398,3 @@ class Trainer:
         self._clock.reset()
         self.log(f"checkpoint {path.name} ({why})")
         return path
-
-
-def _epoch_order(n: int, epoch: int, seed: int) -> torch.Tensor:
-    return torch.randperm(n, generator=torch.Generator().manual_seed(stream_seed(seed + EPOCH_ORDER, epoch)))

@@ -4,93 +4,16 @@
     python -m mrs evaluate --checkpoint all --data synthetic --out out/eval
     python -m mrs inpaint face.png mask.png --process emmd_smooth -o out.png
     python -m mrs demo --out out/demo
+    python -m mrs precompute --preset tiny_latent --stop 24000 --out runs/batches
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
-
-def _train_parser(sub):
-    from ..core import ScheduleSpec, option_defaults, process_names
-    from ..training import PRESETS, TrainConfig
-    from ..training.precision import PRECISIONS
-
-    p = sub.add_parser(
-        "train", help="train a denoiser for one process",
-        description="Train a denoiser. Writes ckpt_*.safetensors + ckpt_*.json (atomic), "
-        "metrics.csv, config.json and train.log into --out (and split.json when --data names real "
-        "images: a folder, a Hugging Face dataset id, a save_to_disk folder, celeba_hq_256 or ffhq_256). "
-        "Under torchrun it trains data-parallel. Options left unset take the preset's value.")
-    p.add_argument("--process", default="emmd_smooth", choices=list(process_names()),
-                   help="forward process, any registered one (default: %(default)s)")
-    p.add_argument("--preset", default="tiny", choices=sorted(PRESETS),
-                   help="training preset: network, resolution, optimiser settings (default: %(default)s)")
-    p.add_argument("--out", required=True, help="run folder (checkpoints, metrics.csv)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its latest checkpoint up to --steps in total "
-                   "(--precision, --ckpt-minutes, --sample-every, --val-every, --ckpt-every may change)")
-    p.add_argument("--precision", default=None, choices=list(PRECISIONS),
-                   help="auto: bf16 on GPUs of compute capability >= 8.0, fp16 with a gradient scaler "
-                   "below, fp32 on CPU (preset default if unset: auto)")
-    p.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: cuda if available)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    for f in dataclasses.fields(TrainConfig):
-        if f.name in ("process", "schedule", "precision"):
-            continue
-        _add_option(p, f.name, f.type, f.metadata["help"])
-    for f in dataclasses.fields(ScheduleSpec):
-        _add_option(p, f.name, f.type, f"schedule: {_SCHEDULE_HELP[f.name]}")
-    options, kinds = {}, {}
-    for name in process_names():
-        for k, v in option_defaults(name).items():
-            options.setdefault(k, []).append(f"{name} {v!r}")
-            kinds[k] = type(v).__name__
-    for k, where in sorted(options.items()):
-        _add_option(p, k, kinds[k], f"process option (default: {', '.join(where)})")
-    return p
-
-
-_SCHEDULE_HELP = {"T": "number of diffusion steps T", "kappa": "noise scale kappa",
-                  "min_noise_level": "sqrt(eta_1) = min(min_noise_level / kappa, min_noise_level)",
-                  "etas_end": "sqrt(eta_T)", "power": "warping of the step positions"}
-
-
-def _add_option(p, name: str, kind, help: str) -> None:
-    flag = "--" + name.replace("_", "-")
-    if kind in ("bool", bool):
-        p.add_argument(flag, dest=name, default=None, action=argparse.BooleanOptionalAction,
-                       help=f"{help} (preset default if unset)")
-    else:
-        conv = {"int": int, "float": float, "str": str}.get(str(kind), str)
-        p.add_argument(flag, dest=name, type=conv, default=None, help=f"{help} (preset default if unset)")
-
-
-def _run_train(args) -> int:
-    from ..core import ScheduleSpec, option_defaults
-    from ..training import TrainConfig, Trainer
-
-    names = ({f.name for f in dataclasses.fields(TrainConfig)} - {"process", "schedule"}
-             | {f.name for f in dataclasses.fields(ScheduleSpec)} | set(option_defaults(args.process)))
-    overrides = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
-    if args.resume:  # other options must agree with the saved run (Trainer.resume checks)
-        trainer = Trainer.resume(args.out, steps=overrides.pop("steps", None), changes=overrides,
-                                 device=args.device, progress=not args.no_progress)
-    else:
-        cfg = TrainConfig.preset(args.preset, process=args.process, **overrides)
-        trainer = Trainer(cfg, args.out, device=args.device, progress=not args.no_progress)
-    if trainer.rank == 0:
-        print(f"{'resuming at' if trainer.step else 'training from'} step {trainer.step} of "
-              f"{trainer.cfg.steps} on {trainer.device}, precision {trainer.precision}; "
-              f"data {trainer.data_summary()}; log: {Path(args.out) / 'train.log'}", flush=True)
-    last = trainer.run()
-    if trainer.rank == 0:
-        print(f"trained {trainer.cfg.process.name} to step {trainer.step}; checkpoint: {last}")
-    return 0
-
+from .cli_train import ae_parser, precompute_parser, run_ae, run_precompute, run_train, train_parser
 
 # -- evaluate, inpaint, demo ---------------------------------------------------------------------
 
@@ -301,52 +224,26 @@ def _run_demo(args) -> int:
     return 0
 
 
-def _ae_parser(sub):
-    from ..training.autoencoder import AutoencoderTrainConfig
-
-    p = sub.add_parser(
-        "train-autoencoder", help="train the tiny VQ-f4 autoencoder of latent mode on synthetic faces",
-        description="Train the tiny VQ-f4 autoencoder (64-px synthetic faces -> 16x16x3 latents) and "
-        "write OUT.safetensors + OUT.json; the validation PSNR is printed and stored in the JSON. "
-        "The shipped one is data/checkpoints/autoencoder_tiny_vq_f4.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--out", required=True, help="checkpoint path without suffix (OUT.json, OUT.safetensors)")
-    for f in dataclasses.fields(AutoencoderTrainConfig):
-        p.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=type(f.default), default=f.default,
-                       help=f"AutoencoderTrainConfig.{f.name}")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
-def _run_ae(args) -> int:
-    from ..training.autoencoder import AutoencoderTrainConfig, train_autoencoder
-
-    cfg = AutoencoderTrainConfig(**{f.name: getattr(args, f.name)
-                                    for f in dataclasses.fields(AutoencoderTrainConfig)})
-    res = train_autoencoder(cfg, args.out, progress=not args.no_progress, log=print)
-    print(f"autoencoder: validation PSNR {res['val_psnr']:.2f} dB after {cfg.steps} steps "
-          f"({res['seconds']:.0f} s); wrote {args.out}.json")
-    return 0
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mrs", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    _train_parser(sub)
+    train_parser(sub)
     _eval_parser(sub)
     _inpaint_parser(sub)
     _demo_parser(sub)
-    _ae_parser(sub)
+    ae_parser(sub)
+    precompute_parser(sub)
     args = parser.parse_args(argv)
-    run = {"train": _run_train, "evaluate": _run_evaluate, "inpaint": _run_inpaint, "demo": _run_demo,
-           "train-autoencoder": _run_ae}
+    run = {"train": run_train, "evaluate": _run_evaluate, "inpaint": _run_inpaint, "demo": _run_demo,
+           "train-autoencoder": run_ae, "precompute": run_precompute}
     try:
         return run[args.command](args)
     except ValueError as err:  # bad options, files, corrupt checkpoints: one clear line, no traceback
         print(f"error: {err}", file=sys.stderr)
         return 2
     except OSError as err:  # e.g. an output folder that cannot be written
-        if args.command in ("train", "train-autoencoder"):
+        if args.command in ("train", "train-autoencoder", "precompute"):
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -42,7 +42,7 @@ def test_a_run_reading_the_batches_is_bit_identical(tmp_path, vq_file, process, 
     plain = Trainer(cfg, tmp_path / "plain", progress=False)
     cached = Trainer(cfg, tmp_path / "cached", progress=False, batches=tmp_path / "b")
     b = cached.batch(1)
-    assert b.y is None and b.latents is not None
+    assert b.x0 is None and b.y is None and b.latents is not None
     for got, want in zip(cached.noisy(b), plain.noisy(plain.batch(1))):
         assert torch.equal(got, want)
     plain.run()
@@ -52,6 +52,10 @@ def test_a_run_reading_the_batches_is_bit_identical(tmp_path, vq_file, process, 
     assert all(torch.equal(sa[k], sc[k]) for k in sa)
     assert (cached.cache.read, cached.cache.computed) == (4, 1)   # steps 0-3 read, step 4 computed
     assert "4 steps read, 1 computed" in (tmp_path / "cached2" / "train.log").read_text()
+    # a loss with LPIPS compares decoded images with x0: then the images are still rendered
+    lp = Trainer(cfg_for(vq_file, process=process, latent_mask=rule, lpips_weight=0.5), tmp_path / "lp",
+                 progress=False, batches=tmp_path / "b", lpips_model=None)
+    assert torch.equal(lp.batch(1).x0, plain.batch(1).x0)
 
 
 def test_precompute_keeps_what_is_there_and_refuses_other_settings(tmp_path, vq_file):
@@ -79,7 +83,9 @@ def test_changed_data_and_corrupt_shards_are_named(tmp_path, vq_file):
     tr = Trainer(cfg_for(vq_file), tmp_path / "run", progress=False, batches=folder)
     b = tr.batch(0)
     with pytest.raises(ValueError, match="step 0 in .*steps_0000000_0000002.safetensors was computed"):
-        tr.cache.get(0, b.x0 + 1, b.mask)
+        tr.cache.get(0, tr.items(1), b.mask)                      # other images
+    with pytest.raises(ValueError, match="step 0 in .*steps_0000000_0000002.safetensors was computed"):
+        tr.cache.get(0, tr.items(0), 1 - b.mask)                  # other masks
     shard = folder / "steps_0000000_0000002.safetensors"
     shard.write_bytes(shard.read_bytes()[:-7] + b"garbage")
     tr = Trainer(cfg_for(vq_file), tmp_path / "run", progress=False, batches=folder)

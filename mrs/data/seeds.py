@@ -8,7 +8,7 @@ values since the first release, so shipped checkpoints and stored notebook numbe
 
 from __future__ import annotations
 
-__all__ = ["stream_seed", "epoch_order", "TRAIN_MASKS", "EPOCH_ORDER", "PAIR_MASKS"]
+__all__ = ["stream_seed", "epoch_order", "step_items", "TRAIN_MASKS", "EPOCH_ORDER", "PAIR_MASKS"]
 
 TRAIN_MASKS = 31     # the masks of training step s: stream_seed(seed + TRAIN_MASKS, s)
 EPOCH_ORDER = 17     # the data order of epoch e: stream_seed(seed + EPOCH_ORDER, e)
@@ -27,3 +27,13 @@ def epoch_order(n: int, epoch: int, seed: int):
     import torch
 
     return torch.randperm(n, generator=torch.Generator().manual_seed(stream_seed(seed + EPOCH_ORDER, epoch)))
+
+
+def step_items(n: int, batch_size: int, seed: int, slot: int) -> list:
+    """The indices of the ``batch_size`` training items of batch ``slot`` (``step * world + rank``)
+    among ``n``: consecutive positions of the epoch order of a run seeded ``seed`` (a pool of
+    10**6 items or more is read in order)."""
+    base = slot * batch_size
+    order = epoch_order(n, base // n, seed) if n < 10**6 else None
+    pos = [(base + k) % n for k in range(batch_size)]
+    return pos if order is None else [int(order[p]) for p in pos]

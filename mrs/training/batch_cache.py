@@ -1,10 +1,10 @@
 """Precomputed training batches: each step's latents ``E(x0)``, ``E(y)``, computed once for many runs.
 
 In latent mode half of a training step on the CPU goes to data that does not depend on the
-process or the network: the harmonic fill of ``y``'s hole and the frozen encoder's ``E(x0)``,
-``E(y)`` (``benchmarks/bench_training.py --cache`` measures it). Runs that share the seed, data,
-masks, fill and autoencoder draw identical batches at every step (``Trainer.batch``), so these
-latents can be computed once,
+process or the network: rendering the images, the harmonic fill of ``y``'s hole and the
+frozen encoder's ``E(x0)``, ``E(y)`` (``benchmarks/bench_batch_cache.py`` measures it). Runs
+that share the seed, data, masks, fill and autoencoder draw identical batches at every step
+(``Trainer.batch``), so these latents can be computed once,
 
     python -m mrs precompute --preset tiny_latent --stop 24000 --out runs/batches
 
@@ -16,9 +16,11 @@ itself and converts the mask with its own latent-mask rule, so one folder serves
 
 A folder holds ``batches.json`` (the settings the batches depend on, ``fingerprint``) and shards
 ``steps_SSSSSSS_EEEEEEE`` (mrs checkpoints, written atomically; ``x0`` and ``y`` of shape
-``[steps, B, C, h, w]`` float32, ``check`` of shape ``[steps, 2]``: the float64 sums of the step's
-images and pixel masks, compared with the run's own at every read). Steps no shard holds are
-computed as usual and counted (``BatchCache.summary``).
+``[steps, B, C, h, w]`` float32, ``check`` of shape ``[steps, 2]``: the step's image indices and
+the sum of its pixel masks, compared with the run's own at every read). A run that reads a step
+does not render its images (unless LPIPS needs them) nor fill its hole. Steps no shard holds are
+computed as usual and counted (``BatchCache.summary``). What the checks cannot see is a change in
+how an image is made from its index (the face renderer, a dataset's files): precompute again then.
 """
 
 from __future__ import annotations
@@ -63,8 +65,10 @@ def fingerprint(trainer) -> dict:
     return out
 
 
-def _check(x0: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return torch.stack([x0.double().sum(), mask.double().sum()])
+def _check(items: list, mask: torch.Tensor) -> torch.Tensor:
+    """The step's image indices (weighted by position) and the sum of its pixel masks, float64."""
+    return torch.stack([torch.tensor(float(sum((k + 1) * i for k, i in enumerate(items))),
+                                     dtype=torch.float64), mask.double().sum()])
 
 
 def _read_meta(folder: Path) -> dict | None:
@@ -130,7 +134,7 @@ def precompute_batches(cfg, out_dir, start: int = 0, stop: int | None = None, ch
             a, c = trainer.encode_pair(b.x0.to(trainer.device), b.y.to(trainer.device))
             z0.append(a.cpu())
             zy.append(c.cpu())
-            checks.append(_check(b.x0, b.mask))
+            checks.append(_check(trainer.items(step), b.mask))
         save_checkpoint(stem, {"x0": torch.stack(z0), "y": torch.stack(zy), "check": torch.stack(checks)},
                         {"kind": "batches", "start": s0, "stop": s1})
         written += 1
@@ -167,9 +171,9 @@ class BatchCache:
                 return s0, stem
         return None, None
 
-    def get(self, step: int, x0: torch.Tensor, mask: torch.Tensor):
-        """``(E(x0), E(y))`` of step ``step`` (its pixel images ``x0`` and ``mask`` are checked
-        against the stored sums), or None when no shard holds it."""
+    def get(self, step: int, items: list, mask: torch.Tensor):
+        """``(E(x0), E(y))`` of step ``step``, or None when no shard holds it. The step's image
+        indices ``items`` and pixel ``mask`` are checked against what the shard stored."""
         s0, stem = self._shard(step)
         if stem is None:
             self.computed += 1
@@ -178,7 +182,7 @@ class BatchCache:
             tensors, _ = load_checkpoint(stem)
             self._held = (stem, tensors)
         tensors, i = self._held[1], step - s0
-        if not torch.equal(tensors["check"][i], _check(x0, mask)):
+        if not torch.equal(tensors["check"][i], _check(items, mask)):
             raise ValueError(f"batches: step {step} in {stem}.safetensors was computed from other images "
                              "or masks than this run draws (the data or mask code changed?)")
         self.read += 1

@@ -33,7 +33,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from ..core import metrics
 from ..core.masks import degrade, random_masks, to_latent
 from ..data import training_data, validation_split
-from ..data.seeds import TRAIN_MASKS, epoch_order, stream_seed
+from ..data.seeds import TRAIN_MASKS, step_items, stream_seed
 from ..data.sources import SPLIT_FILE, write_split
 from ..nets import build_net, denoiser_of, describe_net, net_config, noise_map
 from ..pipelines.checkpoint import CheckpointError, load_checkpoint, load_state_strict, save_checkpoint
@@ -54,9 +54,9 @@ METRIC_FIELDS = ["step", "lr", "loss", "mse", "lpips", "val_psnr", "val_hole_psn
 class Batch:
     """One step's data: images ``x0``, masks (1 = hole), degraded ``y`` and the step's generator
     (which then draws ``t`` and the noise); ``latents``: ``(E(x0), E(y))`` read from precomputed
-    batches (``mrs.training.batch_cache``), and then ``y`` is None."""
+    batches (``mrs.training.batch_cache``), and then ``y`` is None (``x0`` too, without LPIPS)."""
 
-    x0: torch.Tensor
+    x0: torch.Tensor | None
     mask: torch.Tensor
     y: torch.Tensor | None
     generator: torch.Generator
@@ -96,8 +96,7 @@ class Trainer:
         self.ema = AveragedModel(self.net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
         self.ema.update_parameters(self.net)
         self.ema.eval().requires_grad_(False)
-        # the fused AdamW kernel (one pass over every parameter; 12 -> 4 ms per tiny step on CPU,
-        # benchmarks/bench_training.py) where this torch has it
+        # AdamW's fused kernel where this torch has it (12 -> 4 ms per tiny CPU step, bench_training)
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
                                      weight_decay=cfg.weight_decay, fused=fused_adamw_ok(self.device))
         self.model = self.net
@@ -106,8 +105,7 @@ class Trainer:
             self.model = torch.nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
         if cfg.compile and self.device.type == "cuda":
             self.model = torch.compile(self.model)
-        lp = load_lpips() if (lpips_model == "auto" and cfg.lpips_weight > 0) else (
-            None if lpips_model == "auto" else lpips_model)
+        lp = (load_lpips() if cfg.lpips_weight > 0 else None) if lpips_model == "auto" else lpips_model
         self.loss_fn = InpaintingLoss(cfg.lpips_weight, lp)
         self.real_lpips = lp is not None and not lp.random_backbone
         # latent mode: the frozen autoencoder (loaded after the net: building it draws from the
@@ -137,16 +135,18 @@ class Trainer:
         self.val = validation_split(cfg.val_size, cfg.image_size, images=data.val)
 
     # -- one step, in phases -------------------------------------------------------------------
+    def items(self, step: int) -> list:
+        """The indices of step ``step``'s training images on this rank (``seeds.step_items``)."""
+        return step_items(len(self.images), self.cfg.batch_size, self.cfg.seed, step * self.world + self.rank)
+
     def batch(self, step: int) -> Batch:
-        """Phase 1, data: ``Batch`` for optimisation step ``step`` on this rank (deterministic)."""
-        cfg, n = self.cfg, len(self.images)
-        base = (step * self.world + self.rank) * cfg.batch_size
-        order = epoch_order(n, base // n, cfg.seed) if n < 10**6 else None
-        idx = [(base + k) % n for k in range(cfg.batch_size)]
-        x0 = torch.stack([self.images[int(order[i]) if order is not None else i] for i in idx])
+        """Phase 1, data: ``Batch`` for optimisation step ``step`` on this rank (deterministic). With
+        precomputed batches the images are rendered only if the loss needs them (LPIPS)."""
+        cfg, items = self.cfg, self.items(step)
         g = torch.Generator().manual_seed(stream_seed(cfg.seed + TRAIN_MASKS, step * self.world + self.rank))
         mask = random_masks(cfg.mask_kind, cfg.batch_size, cfg.image_size, g)
-        latents = self.cache.get(step, x0, mask) if self.cache is not None else None
+        latents = self.cache.get(step, items, mask) if self.cache is not None else None
+        x0 = torch.stack([self.images[i] for i in items]) if latents is None or cfg.lpips_weight > 0 else None
         return Batch(x0, mask, degrade(x0, mask, cfg.fill) if latents is None else None, g, latents)
 
     def encode_pair(self, x0, y):
@@ -159,13 +159,13 @@ class Trainer:
         ``x_t ~ q(x_t | x0, y)``. In latent mode ``x0 := E(x0)``, ``y := E(y)`` (the frozen
         autoencoder) and the mask is ``to_latent(mask)``: the process runs on latents, and where
         its rate is 0 ``x_t`` holds ``E(y)``, as in sampling."""
-        g, B = batch.generator, batch.x0.shape[0]
-        x0, mask = batch.x0.to(self.device), batch.mask.to(self.device)
-        y = batch.y.to(self.device) if batch.latents is None else None
+        g, B, mask = batch.generator, batch.mask.shape[0], batch.mask.to(self.device)
         if batch.latents is not None:   # precomputed: the same tensors encode_pair returns
             x0, y = (z.to(self.device) for z in batch.latents)
-        elif self.autoencoder is not None:
-            x0, y = self.encode_pair(x0, y)
+        else:
+            x0, y = batch.x0.to(self.device), batch.y.to(self.device)
+            if self.autoencoder is not None:
+                x0, y = self.encode_pair(x0, y)
         if self.autoencoder is not None:
             mask = to_latent(mask, self.autoencoder.factor, self.cfg.latent_mask)
         t = torch.randint(1, self.proc.T + 1, (B,), generator=g).to(self.device)

@@ -105,6 +105,22 @@ def test_training_seconds_sums_the_segments_of_a_log_whose_clock_restarted(tmp_p
     assert training_seconds(path) == pytest.approx(160.0)
 
 
+def test_a_resume_puts_an_older_log_on_one_clock(tmp_path):
+    """Rows a resume keeps are written on one clock, so the rows it appends (which go on from the
+    summed seconds) are not counted twice."""
+    import csv
+
+    from mrs.training.monitor import training_seconds, truncate_metrics
+
+    path = tmp_path / "metrics.csv"
+    path.write_text("step,seconds\n500,60\n1000,120\n1500,40\n2000,70\n2500,99\n")
+    assert truncate_metrics(path, 2000, ["step", "seconds"]) == pytest.approx(190.0)
+    assert [r["seconds"] for r in csv.DictReader(open(path))] == ["60", "120", "160", "190"]
+    with open(path, "a") as f:
+        f.write("2500,250\n")      # what the resumed run appends
+    assert training_seconds(path) == pytest.approx(250.0)
+
+
 def test_training_learns_and_logs(tmp_path):
     cfg = small(process="emmd", steps=40, val_every=20, ckpt_every=40, lr=2e-3, warmup_steps=5,
                 batch_size=4)

@@ -84,12 +84,14 @@ def append_metrics(path, row: dict, fields) -> None:
 def truncate_metrics(path, step: int, fields) -> float:
     """Drop the rows of ``path`` logged after ``step`` (a resumed run rewrites them); returns the
     training seconds that the rows kept record (``training_seconds``), where a resume's clock
-    goes on."""
+    goes on. The rows kept are written on one clock: the segments of an older log whose clock
+    restarted at a resume are shifted to go on from the previous segment's end, so that the rows
+    the resumed run appends continue them."""
     path = Path(path)
     if not path.exists():
         return 0.0
     with open(path, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if int(r["step"]) <= step]
+        rows = _one_clock([r for r in csv.DictReader(f) if int(r["step"]) <= step])
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
@@ -110,6 +112,21 @@ def training_seconds(path) -> float:
         return 0.0
     with open(path, newline="") as f:
         return _summed_clock(list(csv.DictReader(f)))
+
+
+def _one_clock(rows) -> list:
+    """``rows`` (dicts) with every clock restart (a ``seconds`` below the previous row's) shifted to
+    go on where the previous segment ended."""
+    done, prev, out = 0.0, 0.0, []
+    for r in rows:
+        if r.get("seconds") not in (None, ""):
+            v = float(r["seconds"])
+            if v < prev:
+                done += prev
+            prev = v
+            r = dict(r, seconds=f"{done + v:.6g}") if done else r
+        out.append(r)
+    return out
 
 
 def _summed_clock(rows) -> float:

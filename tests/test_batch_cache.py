@@ -10,6 +10,7 @@ import mrs
 from mrs.pipelines.checkpoint import CheckpointError
 from mrs.training import Trainer, precompute_batches
 from mrs.training.batch_cache import META_FILE
+from mrs.training.losses import load_lpips
 
 pytest.importorskip("diffusers")
 from mrs.training.autoencoder import AutoencoderTrainConfig, train_autoencoder  # noqa: E402
@@ -52,10 +53,14 @@ def test_a_run_reading_the_batches_is_bit_identical(tmp_path, vq_file, process, 
     assert all(torch.equal(sa[k], sc[k]) for k in sa)
     assert (cached.cache.read, cached.cache.computed) == (4, 1)   # steps 0-3 read, step 4 computed
     assert "4 steps read, 1 computed" in (tmp_path / "cached2" / "train.log").read_text()
-    # a loss with LPIPS compares decoded images with x0: then the images are still rendered
-    lp = Trainer(cfg_for(vq_file, process=process, latent_mask=rule, lpips_weight=0.5), tmp_path / "lp",
-                 progress=False, batches=tmp_path / "b", lpips_model=None)
+    # a loss with LPIPS compares decoded images with x0: then the images are still rendered; a
+    # weight without LPIPS weights (offline: MSE alone) does not need them
+    lp_cfg = cfg_for(vq_file, process=process, latent_mask=rule, lpips_weight=0.5)
+    lp = Trainer(lp_cfg, tmp_path / "lp", progress=False, batches=tmp_path / "b",
+                 lpips_model=load_lpips(random_backbone=True))
     assert torch.equal(lp.batch(1).x0, plain.batch(1).x0)
+    assert Trainer(lp_cfg, tmp_path / "no", progress=False, batches=tmp_path / "b",
+                   lpips_model=None).batch(1).x0 is None
 
 
 def test_precompute_keeps_what_is_there_and_refuses_other_settings(tmp_path, vq_file):

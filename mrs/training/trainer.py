@@ -135,8 +135,7 @@ class Trainer:
         self.val = validation_split(cfg.val_size, cfg.image_size, images=data.val)
 
     # -- one step, in phases -------------------------------------------------------------------
-    def items(self, step: int) -> list:
-        """The indices of step ``step``'s training images on this rank (``seeds.step_items``)."""
+    def items(self, step: int) -> list:  # the indices of step's training images on this rank
         return step_items(len(self.images), self.cfg.batch_size, self.cfg.seed, step * self.world + self.rank)
 
     def batch(self, step: int) -> Batch:
@@ -146,7 +145,8 @@ class Trainer:
         g = torch.Generator().manual_seed(stream_seed(cfg.seed + TRAIN_MASKS, step * self.world + self.rank))
         mask = random_masks(cfg.mask_kind, cfg.batch_size, cfg.image_size, g)
         latents = self.cache.get(step, items, mask) if self.cache is not None else None
-        x0 = torch.stack([self.images[i] for i in items]) if latents is None or cfg.lpips_weight > 0 else None
+        pixels = latents is None or (self.loss_fn.lpips is not None and cfg.lpips_weight > 0)  # LPIPS
+        x0 = torch.stack([self.images[i] for i in items]) if pixels else None
         return Batch(x0, mask, degrade(x0, mask, cfg.fill) if latents is None else None, g, latents)
 
     def encode_pair(self, x0, y):

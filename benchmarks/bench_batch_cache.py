@@ -3,7 +3,8 @@
 The recipe of the shipped models (``tiny_latent``: 64-px faces, the harmonic fill, the shipped
 tiny autoencoder, batch 8) on one Trainer per variant, fed the same steps:
 
-* ``computed``: ``Trainer.train_step`` as usual (the fill and the encoder inside the step);
+* ``computed``: ``Trainer.train_step`` as usual (rendering the faces, the fill and the encoder
+  inside the step);
 * ``read``: the same steps read from a folder that ``precompute_batches`` wrote (bit-identical
   training, ``tests/test_batch_cache.py``);
 * ``precompute``: what ``precompute_batches`` does per step (``Trainer.batch`` + ``encode_pair``),
@@ -75,7 +76,7 @@ def report(d: dict) -> None:
     common.print_table(
         f"one training step of tiny_latent ({s['process']}, batch {s['batch']}, 64x64 -> 16x16x3)",
         ["variant", "ms / step", "steps / hour", "vs computed"],
-        [["computed (fill + encoder in the step)", 1e3 * plain, 3600 / plain, 1.0],
+        [["computed (faces, fill, encoder in the step)", 1e3 * plain, 3600 / plain, 1.0],
          ["read (precomputed batches)", 1e3 * read, 3600 / read, plain / read],
          ["precompute (once per step, for all runs)", 1e3 * pre, 3600 / pre, None]],
         notes=[f"medians of {s['timed_steps']} steps, the two trainers in turn"])
@@ -87,7 +88,8 @@ def report(d: dict) -> None:
         ["plan", "precompute min", "training min", "total min"],
         [["every run computes its batches", 0.0, before, before],
          ["precompute once, every run reads", after_pre, after_train, after_pre + after_train]],
-        notes=["the medians above times the steps; validation and checkpoints not counted"])
+        notes=["the medians above times the steps; validation and checkpoints not counted, and runs "
+               "side by side on one machine are each slower than one alone"])
 
 
 if __name__ == "__main__":

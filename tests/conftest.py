@@ -36,3 +36,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def vq_file(tmp_path_factory):
+    """A tiny VQ-f4 autoencoder checkpoint (two training steps: the plumbing, not the quality)."""
+    pytest.importorskip("diffusers")
+    from mrs.training.autoencoder import AutoencoderTrainConfig, train_autoencoder
+
+    stem = tmp_path_factory.mktemp("vq") / "vq"
+    train_autoencoder(AutoencoderTrainConfig(image_size=16, steps=2, batch_size=2, pool=4, val_size=2),
+                      stem, progress=False)
+    return stem

@@ -12,16 +12,7 @@ from mrs.training import Trainer, precompute_batches
 from mrs.training.batch_cache import META_FILE
 from mrs.training.losses import load_lpips
 
-pytest.importorskip("diffusers")
-from mrs.training.autoencoder import AutoencoderTrainConfig, train_autoencoder  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def vq_file(tmp_path_factory):
-    stem = tmp_path_factory.mktemp("vq") / "vq"
-    train_autoencoder(AutoencoderTrainConfig(image_size=16, steps=2, batch_size=2, pool=4, val_size=2),
-                      stem, progress=False)
-    return stem
+pytest.importorskip("diffusers")   # vq_file (conftest) trains a tiny autoencoder
 
 
 def cfg_for(vq_file, **kw):

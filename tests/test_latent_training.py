@@ -7,17 +7,7 @@ import torch
 import mrs
 from mrs.nets import build_net, count_parameters, net_config
 
-pytest.importorskip("diffusers")
-from mrs.training.autoencoder import AutoencoderTrainConfig, train_autoencoder  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def vq_file(tmp_path_factory):
-    """A tiny VQ-f4 autoencoder checkpoint (two training steps: the plumbing, not the quality)."""
-    stem = tmp_path_factory.mktemp("vq") / "vq"
-    train_autoencoder(AutoencoderTrainConfig(image_size=16, steps=2, batch_size=2, pool=4, val_size=2),
-                      stem, progress=False)
-    return stem
+pytest.importorskip("diffusers")   # vq_file (conftest) trains a tiny autoencoder
 
 
 SMALL = dict(image_size=64, batch_size=2, steps=2, val_size=2, val_every=2, ckpt_every=2,

@@ -114,29 +114,30 @@ def training_seconds(path) -> float:
         return _summed_clock(list(csv.DictReader(f)))
 
 
-def _one_clock(rows) -> list:
-    """``rows`` (dicts) with every clock restart (a ``seconds`` below the previous row's) shifted to
-    go on where the previous segment ended."""
-    done, prev, out = 0.0, 0.0, []
+def _on_one_clock(rows):
+    """``(row, seconds, shifted)`` for the rows (dicts) that have ``seconds``, each clock restart (a value
+    below the previous row's: a resume of an older run) shifted to go on where the previous
+    segment ended."""
+    done, prev = 0.0, 0.0
     for r in rows:
         if r.get("seconds") not in (None, ""):
             v = float(r["seconds"])
             if v < prev:
                 done += prev
             prev = v
-            r = dict(r, seconds=f"{done + v:.6g}") if done else r
-        out.append(r)
-    return out
+            yield r, done + v, done > 0
+
+
+def _one_clock(rows) -> list:
+    """``rows`` with their ``seconds`` on one clock (``_on_one_clock``); rows without are kept."""
+    shifted = {id(r): f"{v:.6g}" for r, v, moved in _on_one_clock(rows) if moved}
+    return [dict(r, seconds=shifted[id(r)]) if id(r) in shifted else r for r in rows]
 
 
 def _summed_clock(rows) -> float:
-    """``training_seconds`` of metrics rows (dicts)."""
-    done, prev = 0.0, 0.0
-    for v in (float(r["seconds"]) for r in rows if r.get("seconds") not in (None, "")):
-        if v < prev:   # a resume that restarted the clock
-            done += prev
-        prev = v
-    return done + prev
+    """``training_seconds`` of metrics rows (dicts): the last value on one clock."""
+    values = [v for _, v, _ in _on_one_clock(rows)]
+    return values[-1] if values else 0.0
 
 
 def data_summary(data: str, split: dict | None, train, val) -> dict:
